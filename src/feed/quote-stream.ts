@@ -1,0 +1,61 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager, type StreamInfo, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
+import { QUOTES_WILDCARD } from "./symbol.js";
+import type { Logger } from "../logger.js";
+
+/** The JetStream stream that keeps the last quote of every `quotes.<SYMBOL>` subject. */
+export const QUOTE_STREAM = "QUOTES";
+
+/**
+ * Create the last-value stream when it is missing; the server and the feed both call this,
+ * whichever starts first wins and the other finds it. On a NATS cluster it is replicated
+ * (up to 3 replicas) so that losing one node loses no last value and no resume id.
+ */
+export async function ensureQuoteStream(nc: NatsConnection, log: Logger): Promise<StreamInfo> {
+  const jsm = await jetstreamManager(nc);
+  try {
+    return await jsm.streams.info(QUOTE_STREAM);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  const replicas = Math.min(3, clusterSize(nc));
+  try {
+    const info = await createStream(jsm, replicas);
+    log.info({ stream: QUOTE_STREAM, replicas }, "created the last-value quote stream");
+    return info;
+  } catch (err) {
+    // Another process may have created it between our lookup and our create.
+    try {
+      return await jsm.streams.info(QUOTE_STREAM);
+    } catch {
+      throw err;
+    }
+  }
+}
+
+function createStream(jsm: JetStreamManager, replicas: number): Promise<StreamInfo> {
+  return jsm.streams.add({
+    name: QUOTE_STREAM,
+    subjects: [QUOTES_WILDCARD],
+    retention: RetentionPolicy.Limits,
+    // Only the latest quote of each symbol matters: older ones are discarded as new ones land.
+    max_msgs_per_subject: 1,
+    discard: DiscardPolicy.Old,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    allow_direct: true,
+  });
+}
+
+/** Servers in the cluster the connection belongs to, as far as the INFO it got tells. */
+function clusterSize(nc: NatsConnection): number {
+  const info = nc.info;
+  if (!info?.cluster) return 1;
+  const urls = new Set(info.connect_urls ?? []);
+  return Math.max(1, urls.size);
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
+  return e?.api_error?.err_code === 10059 || e?.code === "404" || /stream not found/i.test(e?.message ?? "");
+}
