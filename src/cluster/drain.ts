@@ -1,0 +1,65 @@
+import type { Logger } from "../logger.js";
+import type { Fanout } from "../stream/fanout.js";
+import { retryField } from "../stream/sse-frames.js";
+
+/** How often a slice of connections is closed while draining. */
+const CLOSE_SLICE_MS = 50;
+/** Reconnect delay told to drained clients: 0.5–2.5 s, so they do not come back in one wave. */
+const DRAIN_RETRY_MIN_MS = 500;
+const DRAIN_RETRY_JITTER_MS = 2000;
+
+/**
+ * Graceful drain on SIGTERM/SIGINT: flush what is pending, tell every client to reconnect with
+ * jitter, and close the connections spread over the drain window so that their reconnects
+ * spread over the other instances instead of arriving all at once.
+ */
+export class Drain {
+  started = false;
+  readonly #fanout: Fanout;
+  readonly #drainMs: number;
+  readonly #log: Logger;
+
+  constructor(fanout: Fanout, drainMs: number, log: Logger) {
+    this.#fanout = fanout;
+    this.#drainMs = drainMs;
+    this.#log = log;
+  }
+
+  /** `flush` writes every pending frame now; the flush clock keeps running meanwhile. */
+  async run(flush: () => void): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const conns = [...this.#fanout.connections()];
+    this.#log.info({ connections: conns.length, drainMs: this.#drainMs }, "draining");
+    flush();
+    for (const conn of conns) {
+      if (conn.state === "closed" || conn.congested) continue;
+      conn.sink.write(retryField(DRAIN_RETRY_MIN_MS + Math.random() * DRAIN_RETRY_JITTER_MS));
+    }
+    shuffle(conns);
+    const slices = Math.max(1, Math.floor(this.#drainMs / CLOSE_SLICE_MS));
+    const perSlice = Math.ceil(conns.length / slices);
+    for (let i = 0; i < conns.length; i += perSlice) {
+      if (i > 0) await sleep(CLOSE_SLICE_MS);
+      for (const conn of conns.slice(i, i + perSlice)) {
+        if (conn.state === "closed") continue;
+        this.#fanout.remove(conn);
+        // A congested socket could not take the end of the stream anyway: close it outright.
+        if (conn.congested) conn.sink.close();
+        else conn.sink.end();
+      }
+    }
+    this.#log.info("drain complete");
+  }
+}
+
+function shuffle<T>(a: T[]): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

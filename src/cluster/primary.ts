@@ -1,0 +1,94 @@
+import cluster, { type Worker } from "node:cluster";
+import { createServer, type Server } from "node:http";
+import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
+import type { ServeConfig } from "../config/serve-config.js";
+import type { Logger } from "../logger.js";
+import { RestartPolicy } from "./restart-policy.js";
+
+/** The environment variable that hands the parsed configuration to each worker. */
+export const CONFIG_ENV = "QUOTECAST_WORKER_CONFIG";
+
+/**
+ * The primary serves no clients: it forks the workers (each a uWS app on the same port, which
+ * SO_REUSEPORT lets the kernel share), restarts those that die, serves the metrics of all of them,
+ * and orchestrates drain. Resolves with the exit code once every worker has stopped.
+ */
+export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
+  const aggregator = new AggregatorRegistry<PrometheusContentType>();
+  const restarts = new RestartPolicy();
+  let stopping = false;
+  let metricsServer: Server | null = null;
+
+  return new Promise((resolve) => {
+    const fork = (): Worker => {
+      const worker = cluster.fork({ [CONFIG_ENV]: JSON.stringify(cfg) });
+      log.info({ worker: worker.id, pid: worker.process.pid }, "worker started");
+      return worker;
+    };
+
+    cluster.on("exit", (worker, code, signal) => {
+      if (stopping) {
+        log.info({ worker: worker.id, code, signal }, "worker stopped");
+        if (Object.keys(cluster.workers ?? {}).length === 0) {
+          metricsServer?.close();
+          resolve(0);
+        }
+        return;
+      }
+      const delay = restarts.onExit(Date.now());
+      const level = restarts.crashLooping ? "error" : "warn";
+      log[level]({ worker: worker.id, code, signal, restartInMs: delay, recentExits: restarts.recentExits }, restarts.crashLooping ? "worker keeps dying; restarting with backoff" : "worker died; restarting");
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, delay).unref();
+    });
+
+    for (let i = 0; i < cfg.workers; i++) fork();
+
+    if (cfg.metricsPort !== 0) {
+      metricsServer = serveMetrics(aggregator, cfg.host, cfg.metricsPort, log);
+    }
+
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        log.warn({ signal }, "second signal: forcing exit");
+        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGKILL");
+        resolve(130);
+        return;
+      }
+      stopping = true;
+      log.info({ signal, drainMs: cfg.drainMs }, "draining workers");
+      for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: "drain" });
+      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(0);
+      // A worker that does not finish its drain in time is not allowed to hold up the exit.
+      setTimeout(() => {
+        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGKILL");
+      }, cfg.drainMs + 5_000).unref();
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+}
+
+function serveMetrics(aggregator: AggregatorRegistry<PrometheusContentType>, host: string, port: number, log: Logger): Server {
+  const server = createServer((req, res) => {
+    if (req.url !== "/metrics" || req.method !== "GET") {
+      res.writeHead(req.url === "/metrics" ? 405 : 404, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ error: req.url === "/metrics" ? "use GET" : "no such path; metrics are at /metrics" }));
+      return;
+    }
+    aggregator.clusterMetrics().then(
+      (text) => {
+        res.writeHead(200, { "Content-Type": aggregator.contentType });
+        res.end(text);
+      },
+      (err: unknown) => {
+        res.writeHead(500, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ error: `metrics unavailable: ${(err as Error).message}` }));
+      },
+    );
+  });
+  server.on("error", (err) => log.error({ err, port }, "metrics endpoint failed"));
+  server.listen(port, host, () => log.info({ port }, "metrics endpoint listening"));
+  return server;
+}

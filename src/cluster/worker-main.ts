@@ -1,0 +1,39 @@
+import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
+import type { ServeConfig } from "../config/serve-config.js";
+import { flushLogger, logger } from "../logger.js";
+import { CONFIG_ENV } from "./primary.js";
+import { startWorker } from "./worker.js";
+
+/** Entry of a forked worker: start serving, drain on the primary's word or on a signal, exit 0. */
+export async function workerMain(): Promise<number> {
+  const cfg = JSON.parse(process.env[CONFIG_ENV] ?? "{}") as ServeConfig;
+  const log = logger.child({ role: "worker" });
+  const worker = await startWorker(cfg, log);
+  // prom-client: the primary's clusterMetrics() asks every worker over IPC, and only workers
+  // that constructed an AggregatorRegistry answer; without this the primary times out.
+  new AggregatorRegistry<PrometheusContentType>();
+  AggregatorRegistry.setRegistries([worker.registry]);
+
+  return new Promise((resolve) => {
+    let draining = false;
+    const drain = (): void => {
+      if (draining) return;
+      draining = true;
+      worker.drain().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err }, "drain failed");
+          resolve(1);
+        },
+      );
+    };
+    process.on("message", (msg: { type?: string }) => {
+      if (msg?.type === "drain") drain();
+    });
+    // Ctrl-C reaches the whole process group; the primary's message follows, drain is idempotent.
+    process.on("SIGTERM", drain);
+    process.on("SIGINT", drain);
+    // If the primary dies, nobody would restart or stop us: go too.
+    process.on("disconnect", drain);
+  }).finally(flushLogger) as Promise<number>;
+}

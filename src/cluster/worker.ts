@@ -1,0 +1,102 @@
+import type { us_listen_socket } from "uWebSockets.js";
+import type { ServeConfig } from "../config/serve-config.js";
+import { FeedIngest } from "../feed/ingest.js";
+import { LastValues } from "../feed/last-values.js";
+import { INVALID_REASONS, type InvalidReason } from "../feed/validate.js";
+import { createApp } from "../http/app.js";
+import { loadNativeUws } from "../http/uws.js";
+import type { Logger } from "../logger.js";
+import { createWorkerRegistry, REJECT_REASONS, type RejectReason } from "../metrics/worker-metrics.js";
+import { Fanout } from "../stream/fanout.js";
+import { FlushClock } from "../stream/flush-clock.js";
+import { DEFAULT_SYMBOLS } from "../simulator/universe.js";
+import { Drain } from "./drain.js";
+import type { Registry } from "prom-client";
+
+export interface RunningWorker {
+  readonly port: number;
+  readonly registry: Registry;
+  /** Graceful drain, then stop everything; resolves when done. */
+  drain(): Promise<void>;
+}
+
+/**
+ * One serving process: NATS ingest → last values → fan-out → uWS sockets.
+ * Everything per worker (timers, loggers, frames) is made once here, never per connection.
+ */
+export async function startWorker(cfg: ServeConfig, log: Logger): Promise<RunningWorker> {
+  const { uws, binary } = loadNativeUws();
+  const values = new LastValues();
+  const fanout = new Fanout(values, {
+    flushMs: cfg.flushMs,
+    heartbeatMs: cfg.heartbeatMs,
+    heartbeatSweepMs: heartbeatSweepMs(cfg.heartbeatMs),
+    slowConsumerMs: cfg.slowConsumerMs,
+  });
+  const invalid = Object.fromEntries(INVALID_REASONS.map((r) => [r, 0])) as Record<InvalidReason, number>;
+  const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  const ingest = new FeedIngest(
+    values,
+    {
+      onQuote: (sym) => fanout.onQuote(sym),
+      onInvalid: (reason) => invalid[reason]++,
+      onLoaded: (epoch) => fanout.markLoaded(epoch, performance.now()),
+    },
+    { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}` },
+    log.child({ component: "ingest" }),
+  );
+  const drain = new Drain(fanout, cfg.drainMs, log);
+  const registry = createWorkerRegistry({
+    stream: fanout.counters,
+    connections: () => fanout.connectionCount,
+    quotesReceived: () => ingest.received,
+    natsConnected: () => ingest.connected,
+    invalid,
+    rejected,
+  });
+
+  const app = createApp(uws, {
+    fanout,
+    limits: { maxSymbols: cfg.maxSymbols, flushMs: cfg.flushMs },
+    corsOrigins: cfg.corsOrigins,
+    defaultSymbols: DEFAULT_SYMBOLS,
+    isDraining: () => drain.started,
+    isReady: () => ingest.connected && ingest.loaded && !drain.started,
+  });
+  const listenSocket = await listen(app, cfg.host, cfg.port);
+  const port = uws.us_socket_local_port(listenSocket);
+
+  const clock = new FlushClock(cfg.flushMs, (now) => fanout.tick(now));
+  const heartbeat = setInterval(() => fanout.heartbeat(performance.now()), heartbeatSweepMs(cfg.heartbeatMs));
+  clock.start();
+  void ingest.start().catch((err: unknown) => log.error({ err }, "feed ingest stopped"));
+
+  log.info({ port, host: cfg.host, uws: binary }, "worker serving");
+  return {
+    port,
+    registry,
+    async drain() {
+      // New subscriptions are refused (503) and /readyz answers 503 from here on; the port stays
+      // open until the end so that load balancers can see that.
+      await drain.run(() => fanout.tick(performance.now()));
+      uws.us_listen_socket_close(listenSocket);
+      clock.stop();
+      clearInterval(heartbeat);
+      await ingest.stop();
+    },
+  };
+}
+
+/** Heartbeats are checked this often, so that no silence lasts longer than `heartbeatMs`. */
+export function heartbeatSweepMs(heartbeatMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(heartbeatMs / 4)));
+}
+
+function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`cannot listen on ${host}:${port}: the port is in use or the address is not local`));
+    });
+  });
+}

@@ -1,0 +1,134 @@
+import { availableParallelism } from "node:os";
+import { parseArgs } from "node:util";
+import { ConfigError } from "./config-error.js";
+
+/** Everything `quotecast serve` can be told, after flags, environment and defaults. */
+export interface ServeConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly natsServers: readonly string[];
+  readonly workers: number;
+  readonly flushMs: number;
+  readonly heartbeatMs: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly maxConnectRate: number;
+  readonly maxConnectRatePerIp: number;
+  readonly trustProxy: readonly string[];
+  readonly maxSymbols: number;
+  readonly maxQuoteBytes: number;
+  readonly slowConsumerMs: number;
+  readonly metricsPort: number;
+  readonly drainMs: number;
+  readonly authHs256Secret: string | undefined;
+  readonly authPublicKey: string | undefined;
+  readonly corsOrigins: readonly string[];
+}
+
+type Kind = "int" | "string" | "list";
+interface OptionSpec {
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: Kind;
+  readonly min?: number;
+  readonly max?: number;
+  readonly help: string;
+}
+
+/** Flag, environment variable, and meaning of every option; the README table is written from this. */
+export const SERVE_OPTIONS = {
+  port: { flag: "port", env: "QUOTECAST_PORT", kind: "int", min: 0, max: 65535, help: "HTTP port" },
+  host: { flag: "host", env: "QUOTECAST_HOST", kind: "string", help: "bind address" },
+  natsServers: { flag: "nats", env: "NATS_URL", kind: "list", help: "comma-separated NATS server URLs" },
+  workers: { flag: "workers", env: "QUOTECAST_WORKERS", kind: "int", min: 1, max: 256, help: "worker processes" },
+  flushMs: { flag: "flush-ms", env: "QUOTECAST_FLUSH_MS", kind: "int", min: 1, max: 60_000, help: "coalescing window" },
+  heartbeatMs: { flag: "heartbeat-ms", env: "QUOTECAST_HEARTBEAT_MS", kind: "int", min: 100, max: 300_000, help: "comment heartbeat interval" },
+  maxConnections: { flag: "max-connections", env: "QUOTECAST_MAX_CONNECTIONS", kind: "int", min: 1, help: "connection cap for the whole server" },
+  maxConnectionsPerIp: { flag: "max-connections-per-ip", env: "QUOTECAST_MAX_CONNECTIONS_PER_IP", kind: "int", min: 1, help: "connection cap per client address" },
+  maxConnectRate: { flag: "max-connect-rate", env: "QUOTECAST_MAX_CONNECT_RATE", kind: "int", min: 0, help: "new connections per second, whole server (0: no limit)" },
+  maxConnectRatePerIp: { flag: "max-connect-rate-per-ip", env: "QUOTECAST_MAX_CONNECT_RATE_PER_IP", kind: "int", min: 0, help: "new connections per second per client address (0: no limit)" },
+  trustProxy: { flag: "trust-proxy", env: "QUOTECAST_TRUST_PROXY", kind: "list", help: "proxy addresses whose X-Forwarded-For is believed" },
+  maxSymbols: { flag: "max-symbols", env: "QUOTECAST_MAX_SYMBOLS", kind: "int", min: 1, max: 100_000, help: "most symbols per connection" },
+  maxQuoteBytes: { flag: "max-quote-bytes", env: "QUOTECAST_MAX_QUOTE_BYTES", kind: "int", min: 64, max: 1_048_576, help: "larger feed messages are invalid" },
+  slowConsumerMs: { flag: "slow-consumer-ms", env: "QUOTECAST_SLOW_CONSUMER_MS", kind: "int", min: 100, help: "a connection congested this long is closed" },
+  metricsPort: { flag: "metrics-port", env: "QUOTECAST_METRICS_PORT", kind: "int", min: 0, max: 65535, help: "Prometheus endpoint port (0: off)" },
+  drainMs: { flag: "drain-ms", env: "QUOTECAST_DRAIN_MS", kind: "int", min: 0, max: 600_000, help: "graceful-drain window on SIGTERM/SIGINT" },
+  authHs256Secret: { flag: "auth-hs256-secret", env: "QUOTECAST_AUTH_HS256_SECRET", kind: "string", help: "HS256 token secret (turns authentication on)" },
+  authPublicKey: { flag: "auth-public-key", env: "QUOTECAST_AUTH_PUBLIC_KEY", kind: "string", help: "PEM or JWKS file for RS256/EdDSA tokens (turns authentication on)" },
+  corsOrigins: { flag: "cors-origins", env: "QUOTECAST_CORS_ORIGINS", kind: "list", help: "origins allowed to subscribe from a browser" },
+} as const satisfies Record<keyof ServeConfig, OptionSpec>;
+
+export const SERVE_DEFAULTS: ServeConfig = {
+  port: 8080,
+  host: "0.0.0.0",
+  natsServers: ["nats://127.0.0.1:4222"],
+  workers: availableParallelism(),
+  flushMs: 50,
+  heartbeatMs: 15_000,
+  maxConnections: 100_000,
+  maxConnectionsPerIp: 10_000,
+  maxConnectRate: 0,
+  maxConnectRatePerIp: 1_000,
+  trustProxy: [],
+  maxSymbols: 500,
+  maxQuoteBytes: 8192,
+  slowConsumerMs: 10_000,
+  metricsPort: 9464,
+  drainMs: 10_000,
+  authHs256Secret: undefined,
+  authPublicKey: undefined,
+  corsOrigins: [],
+};
+
+/** Flags win over environment variables, which win over defaults. Throws ConfigError. */
+export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
+  const specs = Object.entries(SERVE_OPTIONS) as [keyof ServeConfig, OptionSpec][];
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(specs.map(([, s]) => [s.flag, { type: "string" as const }])),
+      allowPositionals: false,
+      strict: true,
+    }) as { values: Record<string, string | undefined> });
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}; see quotecast serve --help`, { cause: err });
+  }
+  const out: Record<string, unknown> = { ...SERVE_DEFAULTS };
+  for (const [key, spec] of specs) {
+    const fromFlag = values[spec.flag];
+    const raw = fromFlag ?? nonEmpty(env[spec.env]);
+    if (raw === undefined) continue;
+    const source = fromFlag !== undefined ? `--${spec.flag}` : spec.env;
+    out[key] = convert(raw, spec, source);
+  }
+  const cfg = out as unknown as ServeConfig;
+  if (cfg.natsServers.length === 0) throw new ConfigError("--nats needs at least one server URL");
+  if (cfg.metricsPort !== 0 && cfg.metricsPort === cfg.port) {
+    throw new ConfigError(`--metrics-port ${cfg.metricsPort} is the same as --port: choose another`);
+  }
+  return cfg;
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === "" ? undefined : s;
+}
+
+function convert(raw: string, spec: OptionSpec, source: string): string | number | string[] {
+  switch (spec.kind) {
+    case "string":
+      return raw;
+    case "list":
+      return raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "");
+    case "int": {
+      if (!/^\s*\d+\s*$/.test(raw)) throw new ConfigError(`${source} must be a whole number, got ${JSON.stringify(raw)}`);
+      const n = Number(raw);
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${source} must be at least ${spec.min}, got ${n}`);
+      if (spec.max !== undefined && n > spec.max) throw new ConfigError(`${source} must be at most ${spec.max}, got ${n}`);
+      return n;
+    }
+  }
+}

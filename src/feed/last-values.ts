@@ -1,0 +1,63 @@
+/** The latest quote of one symbol. Mutated in place on every update: no allocation per quote. */
+export interface LastValue {
+  readonly sym: string;
+  /** The quote's JSON exactly as published. */
+  json: string;
+  /** JetStream stream sequence of this quote: orders updates across workers and nodes. */
+  streamSeq: number;
+  /** The feed's publish time (ms since the epoch), for publish-to-write latency. */
+  ts: number;
+}
+
+/** Latest quote per symbol, and how far into the stream this worker has applied updates. */
+export class LastValues {
+  readonly #values = new Map<string, LastValue>();
+  #highWater = 0;
+
+  /** Highest stream sequence applied: every quote at or below it is reflected here. */
+  get highWater(): number {
+    return this.#highWater;
+  }
+
+  get size(): number {
+    return this.#values.size;
+  }
+
+  get(sym: string): LastValue | undefined {
+    return this.#values.get(sym);
+  }
+
+  /**
+   * Record a quote. Returns the entry, or undefined when it is older than what we hold
+   * (a redelivery after a consumer reset must never move a symbol back in time).
+   */
+  apply(sym: string, json: string, streamSeq: number, ts: number): LastValue | undefined {
+    if (streamSeq > this.#highWater) this.#highWater = streamSeq;
+    const cur = this.#values.get(sym);
+    if (cur === undefined) {
+      const entry: LastValue = { sym, json, streamSeq, ts };
+      this.#values.set(sym, entry);
+      return entry;
+    }
+    if (streamSeq <= cur.streamSeq) return undefined;
+    cur.json = json;
+    cur.streamSeq = streamSeq;
+    cur.ts = ts;
+    return cur;
+  }
+
+  /** A stream message that held no valid quote still moves our position in the stream. */
+  advanceTo(streamSeq: number): void {
+    if (streamSeq > this.#highWater) this.#highWater = streamSeq;
+  }
+
+  /** Latest quotes of `symbols` (in that order), only those newer than `afterSeq` when given. */
+  collect(symbols: readonly string[], afterSeq: number | null): string[] {
+    const out: string[] = [];
+    for (const sym of symbols) {
+      const v = this.#values.get(sym);
+      if (v !== undefined && (afterSeq === null || v.streamSeq > afterSeq)) out.push(v.json);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,55 @@
+import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
+import type * as UWS from "uWebSockets.js";
+import { MethodNotAllowedError, NotFoundError } from "./errors.js";
+import { boardPage } from "./board-page.js";
+import { quotesRoute, type QuotesRouteDeps } from "./quotes-route.js";
+import { respond, respondError } from "./respond.js";
+
+export interface AppDeps extends QuotesRouteDeps {
+  /** Connected to NATS, last values loaded, not draining. */
+  isReady(): boolean;
+  /** Symbols the board shows when the page is opened without `?symbols=`. */
+  readonly defaultSymbols: readonly string[];
+}
+
+type Handler = (res: HttpResponse, req: HttpRequest) => void;
+
+/** The public HTTP surface of a worker. Every handler answers or attaches onAborted before returning. */
+export function createApp(uws: typeof UWS, deps: AppDeps): TemplatedApp {
+  const app = uws.App();
+  const page = boardPage(deps.defaultSymbols);
+  route(app, "/quotes", quotesRoute(deps));
+  route(app, "/healthz", (res) => respond(res, 200, "application/json", '{"status":"ok"}'));
+  route(app, "/readyz", (res) => {
+    if (deps.isReady()) respond(res, 200, "application/json", '{"status":"ready"}');
+    else respond(res, 503, "application/json", JSON.stringify({ error: deps.isDraining() ? "draining" : "not connected to NATS or last values not loaded" }), { "Retry-After": "1" });
+  });
+  route(app, "/", (res) => respond(res, 200, "text/html; charset=utf-8", page));
+  app.any("/*", (res, req) => respondError(res, new NotFoundError(safePath(req.getUrl()))));
+  return app;
+}
+
+/** GET (and HEAD) on `path`; any other method gets 405 with an Allow header. */
+function route(app: TemplatedApp, path: string, handler: Handler): void {
+  app.get(path, guarded(handler));
+  app.any(path, (res, req) => respondError(res, new MethodNotAllowedError(req.getMethod(), ["GET"])));
+}
+
+/** A throw inside a uWS callback must never reach uWS: answer 500 and keep serving. */
+function guarded(handler: Handler): Handler {
+  return (res, req) => {
+    try {
+      handler(res, req);
+    } catch (err) {
+      try {
+        respondError(res, err);
+      } catch {
+        // The response was already ended or aborted: nothing more to say to this client.
+      }
+    }
+  };
+}
+
+function safePath(url: string): string {
+  return url.length > 200 ? url.slice(0, 200) + "…" : url;
+}

@@ -1,0 +1,70 @@
+import { SYMBOL_PATTERN } from "../feed/symbol.js";
+import { BadRequestError } from "./errors.js";
+
+/** What a `GET /quotes` asks for, validated. */
+export interface QuotesRequest {
+  /** Upper-case, unique, in the order the client first named them. */
+  readonly symbols: readonly string[];
+  /** Least time between two quotes events on this connection. */
+  readonly intervalMs: number;
+  /** The id the client last saw, from `Last-Event-ID` or `lastEventId`; undefined when none. */
+  readonly lastEventId: string | undefined;
+}
+
+export interface QuotesRequestLimits {
+  readonly maxSymbols: number;
+  readonly flushMs: number;
+}
+
+/** Longest `interval=` we accept: beyond an hour a client wants polling, not a stream. */
+export const MAX_INTERVAL_MS = 3_600_000;
+
+/**
+ * Parse the query string and `Last-Event-ID` header of a subscription. Pure; throws
+ * BadRequestError with a message that tells the client what to fix.
+ */
+export function parseQuotesRequest(query: string, lastEventIdHeader: string, limits: QuotesRequestLimits): QuotesRequest {
+  let params: URLSearchParams;
+  try {
+    params = new URLSearchParams(query);
+  } catch {
+    throw new BadRequestError("malformed query string");
+  }
+  const symbols = parseSymbols(params.getAll("symbols"), limits.maxSymbols);
+  const intervalMs = parseInterval(params.get("interval"), limits.flushMs);
+  const lastEventId = lastEventIdHeader || params.get("lastEventId") || undefined;
+  return { symbols, intervalMs, lastEventId };
+}
+
+function parseSymbols(values: string[], maxSymbols: number): string[] {
+  if (values.length === 0) throw new BadRequestError("missing symbols: use /quotes?symbols=AAPL,MSFT");
+  const seen = new Set<string>();
+  const bad: string[] = [];
+  for (const value of values) {
+    for (const raw of value.split(",")) {
+      const sym = raw.trim().toUpperCase();
+      if (sym === "") continue;
+      if (!SYMBOL_PATTERN.test(sym)) {
+        if (bad.length < 5) bad.push(raw.slice(0, 32));
+        continue;
+      }
+      seen.add(sym);
+    }
+  }
+  if (bad.length > 0) {
+    throw new BadRequestError(`malformed symbol ${bad.map((b) => JSON.stringify(b)).join(", ")}: a symbol is 1-16 of A-Z 0-9 . - starting with a letter or digit`);
+  }
+  if (seen.size === 0) throw new BadRequestError("empty symbols list: use /quotes?symbols=AAPL,MSFT");
+  if (seen.size > maxSymbols) throw new BadRequestError(`too many symbols: ${seen.size} requested, at most ${maxSymbols} per connection`);
+  return [...seen];
+}
+
+function parseInterval(value: string | null, flushMs: number): number {
+  if (value === null || value === "") return flushMs;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || !/^\s*\d+(\.\d*)?\s*$/.test(value)) {
+    throw new BadRequestError(`interval must be a number of milliseconds, got ${JSON.stringify(value.slice(0, 32))}`);
+  }
+  if (n > MAX_INTERVAL_MS) throw new BadRequestError(`interval must be at most ${MAX_INTERVAL_MS} ms`);
+  return Math.max(flushMs, Math.floor(n));
+}

@@ -1,0 +1,59 @@
+import type { SubscriptionGroup } from "./subscription-group.js";
+
+/**
+ * Where a connection's bytes go. The uWS edge implements it; tests use an in-memory one.
+ * `write` returns false when the socket is congested. The chunk was still taken, but nothing
+ * more may be written until `Fanout.onWritable`: uWebSockets.js 20.30 loses HTTP chunks that are
+ * written while earlier ones wait in its backpressure buffer (seen here, and see uWS.js#1249).
+ */
+export interface Sink {
+  write(chunk: Uint8Array | string): boolean;
+  /** Close the socket at once (slow consumer). */
+  close(): void;
+  /** End the stream cleanly and close the connection (drain). */
+  end(): void;
+}
+
+export type ConnectionState = "parked" | "live" | "closed";
+
+/** One SSE subscriber: what it is owed and whether it may be written to. */
+export class Connection {
+  state: ConnectionState = "parked";
+  /** performance.now() when the socket became congested; -1 while it is writable. */
+  congestedSince = -1;
+  /** When its last quotes event was written: the `interval` window is measured from here. */
+  lastEventAt = Number.NEGATIVE_INFINITY;
+  /** When anything was last written: heartbeats fill silences. */
+  lastWriteAt: number;
+  /**
+   * Symbols that changed while this connection could not take its group's shared frame
+   * (congested, or inside its own window). Latest value wins, so this never holds more than
+   * its subscription: pending data is bounded whatever the feed does.
+   */
+  pending: Set<string> | null = null;
+  /**
+   * Stream position its snapshot reflected, until its group's next frame: that frame may hold
+   * quotes the snapshot already carried, which are not sent twice.
+   */
+  snapshotSeq = -1;
+
+  constructor(
+    readonly id: number,
+    readonly group: SubscriptionGroup,
+    readonly sink: Sink,
+    /** The `Last-Event-ID` the client sent, if any. */
+    readonly resumeId: string | undefined,
+    now: number,
+  ) {
+    this.lastWriteAt = now;
+  }
+
+  get congested(): boolean {
+    return this.congestedSince >= 0;
+  }
+
+  owe(symbols: Iterable<string>): void {
+    const pending = (this.pending ??= new Set());
+    for (const sym of symbols) pending.add(sym);
+  }
+}

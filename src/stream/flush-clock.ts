@@ -1,0 +1,44 @@
+/**
+ * One timer per worker drives every connection's flushes. Ticks are at least `periodMs` apart
+ * by the monotonic clock: Node's timers measure from a cached loop time and may fire a little
+ * early, which would let two quotes events land inside one window.
+ */
+export class FlushClock {
+  #timer: NodeJS.Timeout | null = null;
+  #last = Number.NEGATIVE_INFINITY;
+  readonly #periodMs: number;
+  readonly #onTick: (now: number) => void;
+
+  constructor(periodMs: number, onTick: (now: number) => void) {
+    this.#periodMs = periodMs;
+    this.#onTick = onTick;
+  }
+
+  start(): void {
+    if (this.#timer === null) this.#schedule(this.#periodMs);
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #schedule(delay: number): void {
+    this.#timer = setTimeout(this.#fire, delay);
+  }
+
+  readonly #fire = (): void => {
+    const now = performance.now();
+    const early = this.#periodMs - (now - this.#last);
+    if (early > 0) {
+      this.#schedule(Math.ceil(early));
+      return;
+    }
+    this.#last = now;
+    try {
+      this.#onTick(now);
+    } finally {
+      if (this.#timer !== null) this.#schedule(this.#periodMs);
+    }
+  };
+}
