@@ -89,7 +89,8 @@ function readArgs(args: string[]) {
     }).values;
   } catch (err) {
     // parseArgs' own message names the offending argument; add where to find the valid ones.
-    throw new ConfigError(`${(err as Error).message}. Run "quotecast feed --help" for the options.`, { cause: err });
+    const message = (err as Error).message.replace(/\.?\s*$/, "");
+    throw new ConfigError(`${message}. Run "quotecast feed --help" for the options.`, { cause: err });
   }
 }
 

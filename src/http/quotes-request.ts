@@ -1,4 +1,6 @@
 import { SYMBOL_PATTERN } from "../feed/symbol.js";
+
+const SYMBOL_PATTERN_ANY_CASE = new RegExp(SYMBOL_PATTERN.source, "i");
 import { BadRequestError } from "./errors.js";
 
 /** What a `GET /quotes` asks for, validated. */
@@ -18,6 +20,8 @@ export interface QuotesRequestLimits {
 
 /** Longest `interval=` we accept: beyond an hour a client wants polling, not a stream. */
 export const MAX_INTERVAL_MS = 3_600_000;
+
+const DECIMAL = /^\s*(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
 
 /**
  * Parse the query string and `Last-Event-ID` header of a subscription. Pure; throws
@@ -42,13 +46,14 @@ function parseSymbols(values: string[], maxSymbols: number): string[] {
   const bad: string[] = [];
   for (const value of values) {
     for (const raw of value.split(",")) {
-      const sym = raw.trim().toUpperCase();
-      if (sym === "") continue;
-      if (!SYMBOL_PATTERN.test(sym)) {
+      const trimmed = raw.trim();
+      if (trimmed === "") continue;
+      // Checked before upper-casing: Unicode case mapping turns "ß" into "SS" and "ı" into "I".
+      if (!SYMBOL_PATTERN_ANY_CASE.test(trimmed)) {
         if (bad.length < 5) bad.push(raw.slice(0, 32));
         continue;
       }
-      seen.add(sym);
+      seen.add(trimmed.toUpperCase());
     }
   }
   if (bad.length > 0) {
@@ -61,8 +66,9 @@ function parseSymbols(values: string[], maxSymbols: number): string[] {
 
 function parseInterval(value: string | null, flushMs: number): number {
   if (value === null || value === "") return flushMs;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || !/^\s*\d+(\.\d*)?\s*$/.test(value)) {
+  // Decimal notation only (250, 250.5, 1e3): Number() alone would also take "0x10" and "0b11".
+  const n = DECIMAL.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n)) {
     throw new BadRequestError(`interval must be a number of milliseconds, got ${JSON.stringify(value.slice(0, 32))}`);
   }
   if (n > MAX_INTERVAL_MS) throw new BadRequestError(`interval must be at most ${MAX_INTERVAL_MS} ms`);

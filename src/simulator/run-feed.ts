@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { ensureQuoteStream } from "../feed/quote-stream.js";
 import { FEED_USAGE, parseFeedArgs, type FeedConfig } from "../config/feed-config.js";
 import { flushLogger, logger, type Logger } from "../logger.js";
 import { connectFeed } from "./feed-connection.js";
@@ -156,6 +157,9 @@ async function watchStatus(nc: NatsConnection, log: Logger, setConnected: (up: b
     } else if (s.type === "reconnect") {
       setConnected(true);
       log.info({ server: s.server }, "NATS reconnected");
+      // The server may have come back with an empty store (a fresh container): recreate the
+      // last-value stream now rather than wait for a quotecast server to do it.
+      ensureQuoteStream(nc, log).catch((err: unknown) => log.warn({ err }, "could not re-check the last-value quote stream"));
     }
   }
 }

@@ -18,10 +18,14 @@ export const DEFAULT_SYMBOLS: readonly string[] = KNOWN_TICKERS.slice(0, 12).map
 // run, or a board left open across a feed restart would be subscribed to symbols that vanished.
 const NAME_SEED = 0x7ec4e2;
 
-const CONSONANTS = "BCDFGHJKLMNPRSTVWXZ";
-const VOWELS = "AEIOU";
-// Consonant/vowel shapes of real tickers that are pronounceable (ZION, DLTR is not: skip those).
-const SHAPES = ["CVC", "VCC", "CVCC", "CCVC", "CVCV", "VCVC", "CVVC"] as const;
+// Letters repeated by how often they start real tickers, so invented ones read like them.
+const CONSONANTS = "BBBCCCDDFFGGHJKLLMMMNNPPRRSSSTTVWXZ";
+const VOWELS = "AAEEIOOU";
+const ONSETS = ["BR", "CH", "CL", "CR", "DR", "FL", "FR", "GL", "GR", "PL", "PR", "SH", "SK", "SN", "SP", "ST", "TH", "TR"];
+const CODAS = ["CK", "CT", "LD", "LT", "MP", "ND", "NK", "NT", "NX", "RK", "RN", "RT", "RX", "SK", "ST", "XT"];
+// C consonant, V vowel, O onset cluster, K coda cluster: pronounceable shapes of 3-4 letters
+// (ZION, KMB, DRIV, ARKT) rather than random strings such as XJQW.
+const SHAPES = ["CVC", "VK", "CVK", "OVC", "CVCV", "VCVC", "CVVC"] as const;
 
 /**
  * `count` unique symbols: the real tickers in order of prominence, then generated
@@ -46,13 +50,14 @@ export function generateUniverse(count: number): string[] {
 }
 
 function plausibleTicker(rng: SeededRandom): string {
-  const shape = SHAPES[rng.int(0, SHAPES.length - 1)] ?? "CVC";
+  const shape = SHAPES[rng.int(0, SHAPES.length - 1)]!;
   let name = "";
-  for (let i = 0; i < shape.length; i++) {
-    const pool = shape[i] === "C" ? CONSONANTS : VOWELS;
-    name += pool[rng.int(0, pool.length - 1)];
-  }
+  for (const part of shape) name += pickFrom(rng, part === "C" ? CONSONANTS : part === "V" ? VOWELS : part === "O" ? ONSETS : CODAS);
   // The alphabet above cannot produce an invalid symbol; this guards a future edit of it.
   if (!isSymbol(name)) throw new Error(`generated ticker ${name} does not match the symbol pattern`);
   return name;
+}
+
+function pickFrom(rng: SeededRandom, pool: string | readonly string[]): string {
+  return pool[rng.int(0, pool.length - 1)]!;
 }

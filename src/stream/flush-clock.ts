@@ -5,6 +5,7 @@
  */
 export class FlushClock {
   #timer: NodeJS.Timeout | null = null;
+  #running = false;
   #last = Number.NEGATIVE_INFINITY;
   readonly #periodMs: number;
   readonly #onTick: (now: number) => void;
@@ -15,10 +16,12 @@ export class FlushClock {
   }
 
   start(): void {
+    this.#running = true;
     if (this.#timer === null) this.#schedule(this.#periodMs);
   }
 
   stop(): void {
+    this.#running = false;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
   }
@@ -28,6 +31,7 @@ export class FlushClock {
   }
 
   readonly #fire = (): void => {
+    this.#timer = null;
     const now = performance.now();
     const early = this.#periodMs - (now - this.#last);
     if (early > 0) {
@@ -38,7 +42,8 @@ export class FlushClock {
     try {
       this.#onTick(now);
     } finally {
-      if (this.#timer !== null) this.#schedule(this.#periodMs);
+      // Unless onTick stopped the clock (or stopped and restarted it, which scheduled anew).
+      if (this.#timer === null && this.#running) this.#schedule(this.#periodMs);
     }
   };
 }

@@ -1,0 +1,248 @@
+import t from "tap";
+import { LastValues } from "../src/feed/last-values.js";
+import type { Sink } from "../src/stream/connection.js";
+import { formatEventId } from "../src/stream/event-id.js";
+import { Fanout, type FanoutOptions } from "../src/stream/fanout.js";
+
+/** An in-memory socket: records every chunk, and can be told to report congestion. */
+class MemorySink implements Sink {
+  readonly chunks: (Uint8Array | string)[] = [];
+  congestNext = false;
+  closed = false;
+  ended = false;
+  write(chunk: Uint8Array | string): boolean {
+    this.chunks.push(chunk);
+    if (this.congestNext) {
+      this.congestNext = false;
+      return false;
+    }
+    return true;
+  }
+  close(): void {
+    this.closed = true;
+  }
+  end(): void {
+    this.ended = true;
+  }
+  get texts(): string[] {
+    return this.chunks.map((c) => (typeof c === "string" ? c : Buffer.from(c).toString()));
+  }
+  /** Parsed events: { id, event, data } for each chunk that is an event. */
+  get events(): { id: string; event: string; data: { sym: string; seq: number }[] }[] {
+    return this.texts
+      .filter((s) => s.startsWith("id: "))
+      .map((s) => {
+        const [idLine, eventLine, dataLine] = s.split("\n");
+        return { id: idLine!.slice(4), event: eventLine!.slice(7), data: JSON.parse(dataLine!.slice(6)) };
+      });
+  }
+}
+
+const EPOCH = "abc";
+const opts: FanoutOptions = { flushMs: 50, heartbeatMs: 1000, heartbeatSweepMs: 100, slowConsumerMs: 500 };
+
+function setup(o: Partial<FanoutOptions> = {}) {
+  const values = new LastValues();
+  const fanout = new Fanout(values, { ...opts, ...o });
+  let seq = 0;
+  const quote = (sym: string, n: number) => {
+    seq++;
+    values.apply(sym, JSON.stringify({ sym, ts: Date.now(), seq: n }), seq, Date.now());
+    fanout.onQuote(sym);
+    return seq;
+  };
+  return { values, fanout, quote, streamSeq: () => seq };
+}
+
+t.test("fanout - a subscriber waits for the last values, then gets its snapshot", async (t) => {
+  const { fanout, quote } = setup();
+  quote("AAPL", 1);
+  const sink = new MemorySink();
+  fanout.open(["AAPL", "MSFT"], 50, undefined, sink, 0);
+  t.same(sink.chunks, [], "nothing before the last values are loaded");
+  fanout.markLoaded(EPOCH, 10);
+  t.equal(sink.texts.length, 1);
+  t.equal(sink.texts[0], `id: ${formatEventId(EPOCH, 1)}\nevent: snapshot\ndata: [${JSON.stringify({ sym: "AAPL", ts: JSON.parse(sink.texts[0]!.split("data: ")[1]!)[0].ts, seq: 1 })}]\n\n`);
+});
+
+t.test("fanout - hundreds of updates inside one window give one event with the last value", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const sink = new MemorySink();
+  fanout.open(["AAPL"], 50, undefined, sink, 0);
+  for (let i = 1; i <= 500; i++) quote("AAPL", i);
+  fanout.tick(60);
+  const quotes = sink.events.filter((e) => e.event === "quotes");
+  t.equal(quotes.length, 1);
+  t.same(quotes[0]!.data.map((q) => q.seq), [500]);
+  t.equal(quotes[0]!.id, formatEventId(EPOCH, 500), "the id is the stream position reached");
+});
+
+t.test("fanout - never more than one quotes event per window", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const sink = new MemorySink();
+  fanout.open(["AAPL"], 50, undefined, sink, 0);
+  const eventTimes: number[] = [];
+  for (let now = 0; now <= 1000; now += 10) {
+    quote("AAPL", now);
+    const before = sink.events.length;
+    fanout.tick(now);
+    if (sink.events.length > before) eventTimes.push(now);
+  }
+  t.ok(eventTimes.length >= 19, `events keep flowing (${eventTimes.length})`);
+  for (let i = 1; i < eventTimes.length; i++) t.ok(eventTimes[i]! - eventTimes[i - 1]! >= 50, `gap ${eventTimes[i]! - eventTimes[i - 1]!} >= 50`);
+});
+
+t.test("fanout - interval= slows one connection without slowing the others", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const fast = new MemorySink();
+  const slow = new MemorySink();
+  fanout.open(["AAPL"], 50, undefined, fast, 0);
+  fanout.open(["AAPL"], 400, undefined, slow, 0);
+  for (let now = 0; now <= 2000; now += 10) {
+    quote("AAPL", now);
+    fanout.tick(now);
+  }
+  const n = (s: MemorySink) => s.events.filter((e) => e.event === "quotes").length;
+  t.ok(n(fast) >= 35, `fast connection got ${n(fast)} events`);
+  t.ok(n(slow) >= 4 && n(slow) <= 6, `slow connection got ${n(slow)} events in 2 s at 400 ms`);
+});
+
+t.test("fanout - connections with the same subscription share one frame buffer", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const a = new MemorySink();
+  const b = new MemorySink();
+  const other = new MemorySink();
+  fanout.open(["AAPL", "MSFT"], 50, undefined, a, 0);
+  fanout.open(["MSFT", "aapl".toUpperCase()], 50, undefined, b, 0);
+  fanout.open(["AAPL"], 50, undefined, other, 0);
+  t.equal(fanout.groupCount, 2, "symbol order does not matter");
+  quote("AAPL", 1);
+  fanout.tick(100);
+  t.equal(a.chunks.at(-1), b.chunks.at(-1), "the very same buffer is written to both");
+  t.not(a.chunks.at(-1), other.chunks.at(-1));
+});
+
+t.test("fanout - only symbols the connection subscribed to are sent", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const sink = new MemorySink();
+  fanout.open(["AAPL", "MSFT"], 50, undefined, sink, 0);
+  quote("TSLA", 1);
+  fanout.tick(100);
+  t.equal(sink.events.length, 1, "only the snapshot: TSLA is not subscribed");
+  quote("MSFT", 2);
+  quote("TSLA", 3);
+  fanout.tick(200);
+  t.same(sink.events.at(-1)!.data.map((q) => q.sym), ["MSFT"]);
+});
+
+t.test("fanout - a congested connection is skipped, then gets only the latest values", async (t) => {
+  const { fanout, quote } = setup({ slowConsumerMs: 60_000 });
+  fanout.markLoaded(EPOCH, 0);
+  const fast = new MemorySink();
+  const stuck = new MemorySink();
+  fanout.open(["AAPL", "MSFT"], 50, undefined, fast, 0);
+  const conn = fanout.open(["AAPL", "MSFT"], 50, undefined, stuck, 0);
+  quote("AAPL", 1);
+  stuck.congestNext = true;
+  fanout.tick(100);
+  t.equal(stuck.events.length, 2, "the write that reported congestion was still made");
+  for (let i = 2; i <= 50; i++) {
+    quote("AAPL", i);
+    if (i === 20) quote("MSFT", 7);
+    fanout.tick(100 + i * 50);
+  }
+  t.equal(stuck.events.length, 2, "nothing is written while congested");
+  t.ok(fast.events.length > 40, "the other connection is not held back");
+  fanout.onWritable(conn);
+  fanout.tick(3000);
+  const last = stuck.events.at(-1)!;
+  t.equal(stuck.events.length, 3, "one event after draining");
+  t.same(last.data.map((q) => [q.sym, q.seq]).sort(), [["AAPL", 50], ["MSFT", 7]], "latest value of each changed symbol");
+  t.equal(conn.pending, null, "nothing owed any more");
+});
+
+t.test("fanout - a connection congested longer than slow-consumer-ms is closed and counted", async (t) => {
+  const { fanout, quote } = setup({ slowConsumerMs: 500 });
+  fanout.markLoaded(EPOCH, 0);
+  const sink = new MemorySink();
+  sink.congestNext = true;
+  fanout.open(["AAPL"], 50, undefined, sink, 0);
+  quote("AAPL", 1);
+  fanout.tick(400);
+  t.equal(sink.closed, false);
+  fanout.tick(600);
+  t.equal(sink.closed, true);
+  t.equal(fanout.counters.slowConsumerDisconnects, 1);
+  t.equal(fanout.connectionCount, 0);
+});
+
+t.test("fanout - heartbeats fill silences, never on a congested socket", async (t) => {
+  const { fanout } = setup({ heartbeatMs: 1000, heartbeatSweepMs: 100 });
+  fanout.markLoaded(EPOCH, 0);
+  const idle = new MemorySink();
+  const stuck = new MemorySink();
+  fanout.open(["AAPL"], 50, undefined, idle, 0);
+  stuck.congestNext = true;
+  fanout.open(["AAPL"], 50, undefined, stuck, 0);
+  fanout.heartbeat(800);
+  t.equal(idle.texts.length, 1, "not yet");
+  fanout.heartbeat(900);
+  t.same(idle.texts.slice(1), [":\n\n"], "a comment before heartbeatMs of silence has passed");
+  t.equal(stuck.texts.length, 1, "nothing written to the congested socket");
+});
+
+t.test("fanout - resume with Last-Event-ID sends exactly the symbols changed since", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  quote("AAPL", 1);
+  quote("MSFT", 1);
+  quote("TSLA", 1);
+  const first = new MemorySink();
+  fanout.open(["AAPL", "MSFT", "TSLA"], 50, undefined, first, 0);
+  const lastId = first.events[0]!.id;
+  t.equal(lastId, formatEventId(EPOCH, 3));
+  quote("MSFT", 2);
+  quote("GOOG", 1);
+  const again = new MemorySink();
+  fanout.open(["AAPL", "MSFT", "TSLA"], 50, lastId, again, 0);
+  t.same(again.events[0]!.data.map((q) => [q.sym, q.seq]), [["MSFT", 2]]);
+  const unknown = new MemorySink();
+  fanout.open(["AAPL", "MSFT", "TSLA"], 50, "other-3", unknown, 0);
+  t.equal(unknown.events[0]!.data.length, 3, "an id from another stream gets the full snapshot");
+  const garbage = new MemorySink();
+  fanout.open(["AAPL", "MSFT", "TSLA"], 50, "not an id", garbage, 0);
+  t.equal(garbage.events[0]!.data.length, 3, "a malformed id gets the full snapshot");
+});
+
+t.test("fanout - quotes already in a subscriber's snapshot are not sent again", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const early = new MemorySink();
+  fanout.open(["AAPL", "MSFT"], 50, undefined, early, 0);
+  quote("AAPL", 1);
+  const late = new MemorySink();
+  fanout.open(["AAPL", "MSFT"], 50, undefined, late, 10);
+  t.same(late.events[0]!.data.map((q) => q.seq), [1], "the snapshot has AAPL 1");
+  quote("MSFT", 1);
+  fanout.tick(60);
+  t.same(early.events.at(-1)!.data.map((q) => q.sym).sort(), ["AAPL", "MSFT"]);
+  t.same(late.events.at(-1)!.data.map((q) => q.sym), ["MSFT"], "only what changed after the snapshot");
+});
+
+t.test("fanout - removing the last member forgets the group", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const sink = new MemorySink();
+  const conn = fanout.open(["AAPL"], 50, undefined, sink, 0);
+  fanout.remove(conn);
+  t.equal(fanout.groupCount, 0);
+  t.equal(fanout.connectionCount, 0);
+  quote("AAPL", 1);
+  fanout.tick(100);
+  t.equal(sink.chunks.length, 1, "nothing written after removal");
+});

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./nats-server.js";
+
+const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
+
+export interface QuotecastOptions {
+  readonly nats: string;
+  /** Extra `serve` flags. */
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Wait for /readyz 200 (default) or only for the port to answer /healthz. */
+  readonly waitReady?: boolean;
+  readonly timeoutMs?: number;
+}
+
+export interface Quotecast {
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly base: string;
+  readonly child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr. */
+  output(): string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<number | string>;
+  metrics(): Promise<string>;
+}
+
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/** Run `quotecast serve` from dist/ as a user would, on free ports, and wait until it serves. */
+export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const child = spawn(
+    process.execPath,
+    [CLI, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort), "--workers", "1", "--nats", opts.nats, ...(opts.args ?? [])],
+    { env: { ...process.env, LOG_LEVEL: "info", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  running.add(child);
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on("exit", (code, signal) => {
+      running.delete(child);
+      resolve(code ?? signal ?? "unknown");
+    }),
+  );
+  const base = `http://127.0.0.1:${port}`;
+  const qc: Quotecast = {
+    port,
+    metricsPort,
+    base,
+    child,
+    output: () => out,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+    async metrics() {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      return res.text();
+    },
+  };
+  const path = opts.waitReady === false ? "/healthz" : "/readyz";
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  let exitedEarly = false;
+  void exited.then(() => (exitedEarly = true));
+  while (Date.now() < deadline && !exitedEarly) {
+    try {
+      const res = await fetch(base + path);
+      if (res.status === 200) return qc;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  child.kill("SIGKILL");
+  throw new Error(`quotecast did not become ready on ${base}${path}; output:\n${out}`);
+}
+
+/** The value of one sample line of Prometheus text (`name{labels} value`); 0 when absent. */
+export function metricValue(text: string, name: string, labels = ""): number {
+  const line = text.split("\n").find((l) => l.startsWith(labels ? `${name}{${labels}}` : `${name} `));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,75 @@
+import t from "tap";
+import { LastValues } from "../src/feed/last-values.js";
+
+const q = (sym: string, n: number) => `{"sym":"${sym}","ts":${1700000000000 + n},"seq":${n}}`;
+
+t.test("last-values - apply stores the quote and get returns it", async (t) => {
+  const lv = new LastValues();
+  t.equal(lv.get("AAPL"), undefined, "nothing before the first quote");
+  t.equal(lv.size, 0);
+  const entry = lv.apply("AAPL", q("AAPL", 1), 10, 1700000000001);
+  t.same(entry, { sym: "AAPL", json: q("AAPL", 1), streamSeq: 10, ts: 1700000000001 });
+  t.equal(lv.get("AAPL"), entry, "get returns the same entry");
+  t.equal(lv.size, 1);
+});
+
+t.test("last-values - a newer stream seq replaces the value in place", async (t) => {
+  const lv = new LastValues();
+  const first = lv.apply("AAPL", q("AAPL", 1), 10, 1);
+  const second = lv.apply("AAPL", q("AAPL", 2), 11, 2);
+  t.equal(second, first, "the entry object is reused: no allocation per quote");
+  t.same(lv.get("AAPL"), { sym: "AAPL", json: q("AAPL", 2), streamSeq: 11, ts: 2 });
+  t.equal(lv.size, 1);
+});
+
+t.test("last-values - an older or equal stream seq is ignored", async (t) => {
+  const lv = new LastValues();
+  lv.apply("AAPL", q("AAPL", 5), 50, 5);
+  t.equal(lv.apply("AAPL", q("AAPL", 4), 40, 4), undefined, "older");
+  t.equal(lv.apply("AAPL", q("AAPL", 6), 50, 6), undefined, "same stream seq (redelivery)");
+  t.same(lv.get("AAPL"), { sym: "AAPL", json: q("AAPL", 5), streamSeq: 50, ts: 5 }, "value kept");
+  t.equal(lv.highWater, 50);
+});
+
+t.test("last-values - highWater is the highest stream seq seen, incl. advanceTo", async (t) => {
+  const lv = new LastValues();
+  t.equal(lv.highWater, 0);
+  lv.apply("AAPL", q("AAPL", 1), 3, 1);
+  t.equal(lv.highWater, 3);
+  lv.apply("MSFT", q("MSFT", 1), 7, 1);
+  t.equal(lv.highWater, 7);
+  lv.apply("GOOG", q("GOOG", 1), 5, 1);
+  t.equal(lv.highWater, 7, "a lower seq for another symbol does not lower it");
+  lv.advanceTo(9);
+  t.equal(lv.highWater, 9, "an invalid message still moves the position");
+  lv.advanceTo(4);
+  t.equal(lv.highWater, 9, "advanceTo never goes back");
+  t.equal(lv.apply("AAPL", q("AAPL", 0), 2, 0), undefined);
+  t.equal(lv.highWater, 9, "an ignored old quote does not lower it");
+  t.equal(lv.size, 3, "advanceTo stores nothing");
+});
+
+t.test("last-values - collect(symbols, null) in requested order, skipping unknown", async (t) => {
+  const lv = new LastValues();
+  lv.apply("AAPL", q("AAPL", 1), 1, 1);
+  lv.apply("MSFT", q("MSFT", 1), 2, 1);
+  lv.apply("GOOG", q("GOOG", 1), 3, 1);
+  t.same(lv.collect(["GOOG", "NOPE", "AAPL"], null), [q("GOOG", 1), q("AAPL", 1)]);
+  t.same(lv.collect(["MSFT", "AAPL", "GOOG"], null), [q("MSFT", 1), q("AAPL", 1), q("GOOG", 1)]);
+  t.same(lv.collect(["NOPE"], null), [], "none known");
+  t.same(lv.collect([], null), []);
+});
+
+t.test("last-values - collect with afterSeq returns only quotes newer than it", async (t) => {
+  const lv = new LastValues();
+  lv.apply("AAPL", q("AAPL", 1), 10, 1);
+  lv.apply("MSFT", q("MSFT", 1), 20, 1);
+  lv.apply("GOOG", q("GOOG", 1), 30, 1);
+  lv.apply("AAPL", q("AAPL", 2), 40, 2);
+  const all = ["AAPL", "MSFT", "GOOG"];
+  t.same(lv.collect(all, 0), [q("AAPL", 2), q("MSFT", 1), q("GOOG", 1)], "after 0: everything");
+  t.same(lv.collect(all, 20), [q("AAPL", 2), q("GOOG", 1)], "strictly after 20: MSFT at 20 is not newer");
+  t.same(lv.collect(all, 30), [q("AAPL", 2)]);
+  t.same(lv.collect(all, 40), [], "up to date");
+  t.same(lv.collect(all, 1000), [], "id from the future");
+});

@@ -1,0 +1,56 @@
+import t from "tap";
+import { LATENCY_BUCKETS, LatencyHistogram } from "../src/metrics/latency-histogram.js";
+
+t.test("latency-histogram - a value on a bound falls in that bound's bucket", async (t) => {
+  const h = new LatencyHistogram([0.01, 0.1, 1]);
+  h.observe(0.01);
+  h.observe(0.1);
+  h.observe(1);
+  t.same([...h.counts], [1, 1, 1]);
+  t.same(h.cumulative(), [1, 2, 3]);
+});
+
+t.test("latency-histogram - a value just above a bound falls in the next bucket", async (t) => {
+  const h = new LatencyHistogram([0.01, 0.1, 1]);
+  h.observe(0.010001);
+  h.observe(0.100001);
+  t.same([...h.counts], [0, 1, 1]);
+});
+
+t.test("latency-histogram - cumulative counts, as Prometheus buckets are", async (t) => {
+  const h = new LatencyHistogram([0.01, 0.1, 1]);
+  for (const v of [0, 0.005, 0.05, 0.05, 0.05, 0.5]) h.observe(v);
+  t.same([...h.counts], [2, 3, 1]);
+  t.same(h.cumulative(), [2, 5, 6]);
+  t.equal(h.count, 6);
+  t.equal(h.sum, 0 + 0.005 + 0.05 + 0.05 + 0.05 + 0.5);
+});
+
+t.test("latency-histogram - above the last bound only count and sum change (the +Inf bucket)", async (t) => {
+  const h = new LatencyHistogram([0.25, 0.5]);
+  h.observe(0.25);
+  h.observe(2);
+  h.observe(4);
+  t.same([...h.counts], [1, 0]);
+  t.same(h.cumulative(), [1, 1]);
+  t.equal(h.count, 3, "+Inf bucket is count");
+  t.equal(h.sum, 6.25);
+});
+
+t.test("latency-histogram - empty", async (t) => {
+  const h = new LatencyHistogram([0.1, 1]);
+  t.same(h.cumulative(), [0, 0]);
+  t.equal(h.count, 0);
+  t.equal(h.sum, 0);
+});
+
+t.test("latency-histogram - the latency buckets span 1 ms to 10 s, ascending", async (t) => {
+  t.same(LATENCY_BUCKETS, [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+  const h = new LatencyHistogram(LATENCY_BUCKETS);
+  h.observe(0.0003);
+  h.observe(0.075);
+  h.observe(10);
+  h.observe(11);
+  t.same(h.cumulative(), [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3]);
+  t.equal(h.count, 4);
+});
