@@ -61,8 +61,10 @@ export function parseFeedArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
       ? { kind: "list", symbols: parseSymbolList(values["symbol-list"]) }
       : { kind: "generated", count: values.symbols === undefined ? DEFAULT_UNIVERSE_SIZE : parseSymbolCount(values.symbols) };
 
+  // An empty NATS_URL (`NATS_URL= quotecast feed`) means unset, as shells and compose files use it.
+  const envNats = env.NATS_URL === "" ? undefined : env.NATS_URL;
   return {
-    servers: parseServers(values.nats ?? env.NATS_URL ?? DEFAULT_NATS_URL, values.nats !== undefined ? "--nats" : "NATS_URL"),
+    servers: parseServers(values.nats ?? envNats ?? DEFAULT_NATS_URL, values.nats !== undefined ? "--nats" : "NATS_URL"),
     universe,
     rate: values.rate === undefined ? DEFAULT_FEED_RATE : parseRate(values.rate),
     durationSec: values.duration === undefined ? null : parseDuration(values.duration),
@@ -115,6 +117,9 @@ function parseSymbolList(text: string): string[] {
     if (seen.has(symbol)) continue;
     seen.add(symbol);
     symbols.push(symbol);
+  }
+  if (symbols.length > MAX_UNIVERSE_SIZE) {
+    throw new ConfigError(`--symbol-list names ${symbols.length} symbols; at most ${MAX_UNIVERSE_SIZE} are supported`);
   }
   return symbols;
 }

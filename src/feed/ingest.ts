@@ -43,6 +43,9 @@ export class FeedIngest {
   #connected = false;
   #loaded = false;
   #stopping = false;
+  #epoch: string | null = null;
+  /** Bumped on every (re)start of the consumer; messages of an older one are ignored. */
+  #generation = 0;
   received = 0;
 
   constructor(values: LastValues, listener: IngestListener, opts: IngestOptions, log: Logger) {
@@ -71,28 +74,57 @@ export class FeedIngest {
     this.#nc = nc;
     this.#connected = true;
     void this.#watchStatus(nc);
+    await this.#follow(nc);
+  }
+
+  /**
+   * (Re)start the ordered consumer: from the last message of every subject the first time, from
+   * just after the last applied sequence on a restart. A pull whose server went away is only
+   * noticed after missed heartbeats; restarting on reconnect makes recovery take a round trip
+   * instead, so clients converge within a second or two of NATS coming back.
+   */
+  async #follow(nc: NatsConnection): Promise<void> {
+    const generation = ++this.#generation;
+    const old = this.#messages;
+    this.#messages = null;
+    await old?.close().catch(() => undefined);
     const info = await this.#retry("set up the quote stream", () => ensureQuoteStream(nc, this.#log));
-    if (info === null) return;
+    if (info === null || generation !== this.#generation) return;
     const epoch = epochFromCreated(info.created);
+    if (this.#epoch !== null && epoch !== this.#epoch) {
+      // The stream was recreated: its sequences started again, ours mean nothing there.
+      this.#log.warn({ from: this.#epoch, to: epoch }, "the quote stream was recreated; reloading last values");
+      this.#values.rebase();
+      this.#loaded = false;
+    }
+    this.#epoch = epoch;
+    const from = this.#loaded ? this.#values.highWater + 1 : null;
     const consumer = await this.#retry("create the quote consumer", () =>
-      jetstream(nc).consumers.get(QUOTE_STREAM, {
-        filter_subjects: QUOTES_WILDCARD,
-        deliver_policy: DeliverPolicy.LastPerSubject,
-      }),
+      jetstream(nc).consumers.get(
+        QUOTE_STREAM,
+        from === null
+          ? { filter_subjects: QUOTES_WILDCARD, deliver_policy: DeliverPolicy.LastPerSubject }
+          : { filter_subjects: QUOTES_WILDCARD, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from },
+      ),
     );
-    if (consumer === null) return;
-    const pending = (await consumer.info(true)).num_pending;
-    if (pending === 0) this.#markLoaded(epoch);
+    if (consumer === null || generation !== this.#generation) return;
+    if (!this.#loaded && (await consumer.info(true)).num_pending === 0) this.#markLoaded(epoch);
     this.#messages = await consumer.consume({
       max_messages: PULL_BATCH,
-      callback: (m) => this.#onMessage(m, epoch),
+      // Notice a silent server within seconds rather than the default 30 s.
+      expires: 5_000,
+      idle_heartbeat: 1_000,
+      callback: (m) => {
+        if (generation === this.#generation) this.#onMessage(m, epoch);
+      },
     });
-    this.#log.info({ stream: QUOTE_STREAM, epoch, snapshotMessages: pending }, "following the quote stream");
+    this.#log.info({ stream: QUOTE_STREAM, epoch, fromSeq: from ?? "last per subject" }, "following the quote stream");
   }
 
   /** Stop following and close the NATS connection, letting in-flight messages finish. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#generation++;
     const nc = this.#nc;
     this.#nc = null;
     try {
@@ -174,6 +206,7 @@ export class FeedIngest {
         case "reconnect":
           this.#connected = true;
           this.#log.info({ server: s.server }, "NATS reconnected");
+          if (!this.#stopping) void this.#follow(nc).catch((err: unknown) => this.#log.error({ err }, "could not follow the quote stream again"));
           break;
         default:
           break;

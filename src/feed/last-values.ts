@@ -46,6 +46,15 @@ export class LastValues {
     return cur;
   }
 
+  /**
+   * The stream was recreated and its sequences restarted: keep the values (still the latest
+   * known) but let any message of the new stream replace them.
+   */
+  rebase(): void {
+    for (const v of this.#values.values()) v.streamSeq = 0;
+    this.#highWater = 0;
+  }
+
   /** A stream message that held no valid quote still moves our position in the stream. */
   advanceTo(streamSeq: number): void {
     if (streamSeq > this.#highWater) this.#highWater = streamSeq;

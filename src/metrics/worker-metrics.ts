@@ -24,7 +24,7 @@ export interface WorkerMetricSources {
  */
 export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "quotecast_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "quotecast_" });
   const total = (name: string, help: string, read: () => number): void => {
     new Counter({
       name,
