@@ -274,25 +274,19 @@ async function startNatsServer(binary) {
   mkdirSync(storeDir, { recursive: true });
   const args = ["-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", storeDir, "--server_name", `quotecast-local-${natsPort}`];
   say(`starting ${binary} ${args.join(" ")}`);
-  const entry = startChild("nats-server", binary, args, { stdio: ["ignore", "inherit", "pipe"] });
-  let log = "";
-  entry.proc.stderr.on("data", (chunk) => {
-    process.stderr.write(chunk);
-    log = (log + chunk.toString("utf8")).slice(-8_192);
-  });
+  // Its log goes to our stderr as it comes; if it exits during start-up, its
+  // own complaint is the last thing printed before ours (from startChild).
+  const entry = startChild("nats-server", binary, args, { stdio: ["ignore", "inherit", "inherit"] });
   const deadline = Date.now() + NATS_START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (!alive(entry)) break;
+  while (Date.now() < deadline && alive(entry)) {
     if (await speaksNats("127.0.0.1", natsPort)) return `nats://127.0.0.1:${natsPort}`;
     await sleep(100);
   }
-  say(
-    alive(entry)
-      ? `nats-server did not accept connections on 127.0.0.1:${natsPort} within ${NATS_START_TIMEOUT_MS} ms.`
-      : `nats-server exited during start-up.${log ? ` Its last output:\n${log}` : ""}`,
-  );
-  await shutdown(1);
-  return undefined; // not reached
+  if (alive(entry)) {
+    say(`nats-server did not accept connections on 127.0.0.1:${natsPort} within ${NATS_START_TIMEOUT_MS / 1000} s.`);
+    await shutdown(1);
+  }
+  return undefined; // shutdown is under way
 }
 
 async function resolveNats() {

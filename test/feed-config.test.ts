@@ -60,6 +60,7 @@ t.test("feed-config - NATS servers: flag, then NATS_URL, then default", async (t
   t.same(parseFeedArgs([], { NATS_URL: "nats://env:4222" }).servers, ["nats://env:4222"]);
   t.same(parseFeedArgs(["--nats", "nats://flag:4222"], { NATS_URL: "nats://env:4222" }).servers, ["nats://flag:4222"]);
   t.same(parseFeedArgs([], { NATS_URL: " nats://a:1 , nats://b:2 " }).servers, ["nats://a:1", "nats://b:2"]);
+  t.same(parseFeedArgs([], { NATS_URL: "" }).servers, [DEFAULT_NATS_URL], "an empty NATS_URL is unset");
   configError(t, ["--nats", "nats://a:1,,nats://b:2"], /--nats must be a comma-separated list of NATS URLs/);
   configError(t, ["--nats", ""], /--nats must be a comma-separated list/);
   configError(t, [], /NATS_URL must be a comma-separated list/, { NATS_URL: "," });
@@ -78,6 +79,8 @@ t.test("feed-config - bad symbols are rejected with the offending entry named", 
   configError(t, ["--symbol-list", "ABCDEFGHIJKLMNOPQ"], /not a valid symbol \(letters, digits, "\." and "-", up to 16 characters/);
   configError(t, ["--symbol-list", "AAPL,,MSFT"], /--symbol-list has an empty entry/);
   configError(t, ["--symbol-list", ""], /--symbol-list has an empty entry/);
+  const tooMany = Array.from({ length: 10_001 }, (_, i) => `S${i}`).join(",");
+  configError(t, ["--symbol-list", tooMany], /--symbol-list names 10001 symbols; at most 10000 are supported/);
 });
 
 t.test("feed-config - bad numbers are rejected with the accepted range", async (t) => {

@@ -27,7 +27,7 @@ t.test("serve-config - defaults within the contract's bounds", async (t) => {
     maxConnections: 100_000,
     maxConnectionsPerIp: 10_000,
     maxConnectRate: 0,
-    maxConnectRatePerIp: 1_000,
+    maxConnectRatePerIp: 200,
     trustProxy: [],
     maxSymbols: 500,
     maxQuoteBytes: 8192,

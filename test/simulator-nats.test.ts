@@ -119,7 +119,9 @@ t.test("simulator - SIGTERM stops the feed, drains every quote and exits 0", { s
   while (seen.payloads.length < 100 && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
   t.ok(seen.payloads.length >= 100, `quotes flowing before the signal (${seen.payloads.length}); stderr: ${stderr}`);
   child.kill("SIGTERM");
-  const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("timeout"), 10_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exited, new Promise<string>((r) => (timer = setTimeout(() => r("timeout"), 10_000)))]);
+  clearTimeout(timer);
   t.equal(code, 0, "exit code");
 
   await nc.flush();

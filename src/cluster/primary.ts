@@ -4,6 +4,8 @@ import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
 import type { ServeConfig } from "../config/serve-config.js";
 import type { Logger } from "../logger.js";
 import { RestartPolicy } from "./restart-policy.js";
+import { Admission } from "./admission.js";
+import { serveAdmission } from "./admission-ipc.js";
 
 /** The environment variable that hands the parsed configuration to each worker. */
 export const CONFIG_ENV = "QUOTECAST_WORKER_CONFIG";
@@ -16,6 +18,7 @@ export const CONFIG_ENV = "QUOTECAST_WORKER_CONFIG";
 export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   const aggregator = new AggregatorRegistry<PrometheusContentType>();
   const restarts = new RestartPolicy();
+  serveAdmission(new Admission(cfg));
   let stopping = false;
   let metricsServer: Server | null = null;
 

@@ -11,6 +11,9 @@ import { Fanout } from "../stream/fanout.js";
 import { FlushClock } from "../stream/flush-clock.js";
 import { DEFAULT_SYMBOLS } from "../simulator/universe.js";
 import { Drain } from "./drain.js";
+import { Admission } from "./admission.js";
+import { AdmissionClient } from "./admission-ipc.js";
+import type { AdmissionGate } from "../http/quotes-route.js";
 import type { Registry } from "prom-client";
 
 export interface RunningWorker {
@@ -57,6 +60,9 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
 
   const app = createApp(uws, {
     fanout,
+    admission: admissionGate(cfg),
+    trustProxy: cfg.trustProxy,
+    rejected,
     limits: { maxSymbols: cfg.maxSymbols, flushMs: cfg.flushMs },
     corsOrigins: cfg.corsOrigins,
     defaultSymbols: DEFAULT_SYMBOLS,
@@ -84,6 +90,16 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
       clearInterval(heartbeat);
       await ingest.stop();
     },
+  };
+}
+
+/** The primary decides for the whole server; a worker run on its own decides for itself. */
+function admissionGate(cfg: ServeConfig): AdmissionGate {
+  if (process.send !== undefined) return new AdmissionClient();
+  const local = new Admission(cfg);
+  return {
+    admit: (ip) => Promise.resolve(local.admit(ip, Date.now())),
+    release: (ip) => local.release(ip),
   };
 }
 

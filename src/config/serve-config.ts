@@ -68,7 +68,7 @@ export const SERVE_DEFAULTS: ServeConfig = {
   maxConnections: 100_000,
   maxConnectionsPerIp: 10_000,
   maxConnectRate: 0,
-  maxConnectRatePerIp: 1_000,
+  maxConnectRatePerIp: 200,
   trustProxy: [],
   maxSymbols: 500,
   maxQuoteBytes: 8192,

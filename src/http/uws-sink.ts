@@ -14,7 +14,8 @@ export class UwsSink implements Sink {
   readonly #res: HttpResponse;
   readonly #corkedWrite: () => void;
 
-  constructor(res: HttpResponse) {
+  /** `onEnded` runs when the stream is ended by us (drain); aborts are the route's to handle. */
+  constructor(res: HttpResponse, private readonly onEnded: () => void = () => undefined) {
     this.#res = res;
     this.#corkedWrite = () => {
       this.#ok = this.#res.write(this.#chunk);
@@ -43,5 +44,6 @@ export class UwsSink implements Sink {
     this.aborted = true;
     // closeConnection: the client must reconnect, preferably to another instance.
     this.#res.cork(() => this.#res.end(undefined, true));
+    this.onEnded();
   }
 }

@@ -1,0 +1,147 @@
+// Scenario "fanout": N SSE subscribers on one server process, a steady feed, how many frames
+// per second reach them, how fresh, and at what CPU and memory. quotecast runs with
+// --workers 1 so that it is one process against one process (the question asked: "the
+// frames/s it writes at 1,000 connections"); more workers would only split the same 2 cores.
+import { startNatsServer } from "../test/helpers/nats-server.js";
+import { machineBusy, sleep, treeUsage } from "./lib/processes.js";
+import { SsePool } from "./lib/sse-client.js";
+import { benchSymbols, startFeed, startTarget } from "./lib/targets.js";
+/** Small seeded PRNG (mulberry32): both servers must get exactly the same subscriptions. */
+function rng(seed) {
+    return () => {
+        seed = (seed + 0x6d2b79f5) | 0;
+        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+/** The `symbols=` list of each of `count` connections. */
+export function subscriptions(count, mix, perConnection, universeSize) {
+    const universe = benchSymbols(universeSize);
+    const rand = rng(7);
+    return Array.from({ length: count }, () => {
+        if (mix === "same")
+            return universe.slice(0, perConnection).join(",");
+        const pool = [...universe];
+        const pick = [];
+        while (pick.length < perConnection && pool.length > 0)
+            pick.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]);
+        return pick.join(",");
+    });
+}
+async function measure(kind, o, log) {
+    const nats = await startNatsServer({ name: "qc-bench" });
+    const subs = subscriptions(o.connections, o.mix, o.perConnection, o.universe);
+    let pool;
+    let stopFeed;
+    let stopTarget;
+    try {
+        const target = await startTarget(kind, { nats: nats.url, flushMs: o.flushMs, workers: 1 });
+        stopTarget = () => target.stop();
+        const feed = startFeed(nats.url, benchSymbols(o.universe), o.rate);
+        stopFeed = () => feed.stop();
+        pool = new SsePool(target.port);
+        const open = await pool.open(o.connections, (i) => `/quotes?symbols=${subs[i]}`, o.sampleEvery);
+        log(`  ${kind}: ${open.opened} connections open in ${open.seconds.toFixed(1)} s (${open.failed} failed${open.firstError ? `: ${open.firstError}` : ""})`);
+        await sleep(o.warmupSec * 1000);
+        const c0 = pool.mark();
+        const s0 = await target.counters();
+        const u0 = target.usage();
+        const n0 = treeUsage(nats.pid).cpuSec;
+        const f0 = treeUsage(feed.proc.pid).cpuSec;
+        const me0 = process.cpuUsage();
+        const busy = machineBusy();
+        const t0 = performance.now();
+        await sleep(o.durationSec * 1000);
+        const sec = (performance.now() - t0) / 1000;
+        const me = process.cpuUsage(me0);
+        const c1 = pool.totals;
+        const s1 = await target.counters();
+        const u1 = target.usage();
+        const spread = pool.spread();
+        const pct = (cpuSec) => (100 * cpuSec) / sec;
+        return {
+            opened: open.opened,
+            failed: open.failed,
+            firstError: open.firstError,
+            connectSec: open.seconds,
+            dropped: pool.dropped,
+            eventsPerSec: (c1.quoteEvents - c0.quoteEvents) / sec,
+            clientMBps: (c1.bytes - c0.bytes) / sec / 1e6,
+            framesPerSec: (s1.framesSent - s0.framesSent) / sec,
+            serverMBps: (s1.bytesSent - s0.bytesSent) / sec / 1e6,
+            p50: pool.latency.quantile(0.5),
+            p99: pool.latency.quantile(0.99),
+            max: pool.latency.max,
+            quotesPerEvent: (c1.sampledQuotes - c0.sampledQuotes) / Math.max(1, c1.sampledEvents - c0.sampledEvents),
+            minPerConn: spread.min / sec,
+            maxPerConn: spread.max / sec,
+            serverCpu: pct(u1.cpuSec - u0.cpuSec),
+            serverRssMB: u1.rssBytes / 1e6,
+            natsCpu: pct(treeUsage(nats.pid).cpuSec - n0),
+            feedCpu: pct(treeUsage(feed.proc.pid).cpuSec - f0),
+            clientCpu: pct((me.user + me.system) / 1e6),
+            machineBusy: busy(),
+        };
+    }
+    finally {
+        pool?.close();
+        await stopFeed?.();
+        await stopTarget?.();
+        await nats.cleanup();
+    }
+}
+export async function runFanout(o, log) {
+    const name = o.mix === "same" ? "fanout" : "fanout-random";
+    log(`${name}: ${o.connections} connections, ${o.mix === "same" ? `all on the same ${o.perConnection}` : `each on a random ${o.perConnection}`} of ${o.universe} symbols, feed ${o.rate}/s, ${o.durationSec} s`);
+    const q = await measure("quotecast", o, log);
+    const b = await measure("baseline", o, log);
+    const row = (metric, key, better, digits = 0) => ({
+        metric,
+        quotecast: q[key],
+        baseline: b[key],
+        better,
+        digits,
+    });
+    const rows = [
+        row("connections open", "opened", "higher"),
+        row("connections failed to open", "failed", "lower"),
+        row("connections dropped during run", "dropped", "lower"),
+        row("quotes events/s received (client)", "eventsPerSec", "higher"),
+        row("frames/s written (server counter)", "framesPerSec", "higher"),
+        row("MB/s received (client)", "clientMBps", "higher", 2),
+        row("MB/s written (server counter)", "serverMBps", "none", 2),
+        row("publish-to-receive p50 ms", "p50", "lower"),
+        row("publish-to-receive p99 ms", "p99", "lower"),
+        row("publish-to-receive max ms", "max", "lower"),
+        row("quotes per event (sampled)", "quotesPerEvent", "none", 2),
+        row("events/s of the slowest connection", "minPerConn", "higher", 1),
+        row("events/s of the fastest connection", "maxPerConn", "none", 1),
+        row("server CPU % (100 = one core)", "serverCpu", "lower", 1),
+        {
+            metric: "frames per server CPU-second",
+            quotecast: q.framesPerSec / (q.serverCpu / 100),
+            baseline: b.framesPerSec / (b.serverCpu / 100),
+            better: "higher",
+        },
+        row("server RSS MB (quotecast: primary + worker)", "serverRssMB", "lower", 1),
+        row("nats-server CPU %", "natsCpu", "none", 1),
+        row("feed CPU %", "feedCpu", "none", 1),
+        row("bench client CPU %", "clientCpu", "none", 1),
+        row("machine CPU busy % (100 = all cores)", "machineBusy", "none", 1),
+    ];
+    const details = [
+        `Connect time: quotecast ${q.connectSec.toFixed(1)} s, baseline ${b.connectSec.toFixed(1)} s for ${o.connections} connections. ` +
+            `Latency from the quote's \`ts\` to its arrival at every ${o.sampleEvery}th connection; it includes up to one ${o.flushMs} ms coalescing window by design.`,
+    ];
+    for (const [k, m] of [["quotecast", q], ["baseline", b]])
+        if (m.firstError)
+            details.push(`${k}: first connection error: ${m.firstError}`);
+    return {
+        scenario: name,
+        title: name === "fanout" ? "Fan-out: same symbol list on every connection" : "Fan-out: a random symbol list per connection",
+        params: { connections: o.connections, symbolsPerConnection: o.perConnection, universe: o.universe, feedRate: o.rate, flushMs: o.flushMs, warmupSec: o.warmupSec, durationSec: o.durationSec, quotecastWorkers: 1 },
+        rows,
+        details,
+    };
+}
