@@ -4,7 +4,7 @@
 
 import { execFileSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism, release } from "node:os";
+import { availableParallelism, loadavg, release } from "node:os";
 import { fileURLToPath } from "node:url";
 
 export const RESULTS_DIR = fileURLToPath(new URL("../../../../bench/results/", import.meta.url));
@@ -35,6 +35,8 @@ export interface Machine {
   readonly node: string;
   readonly kernel: string;
   readonly natsServer: string;
+  /** 1-minute load average when the run started: high means something else was running. */
+  readonly loadAtStart: number;
 }
 
 export const SHARED_NOTE = "client, server, NATS and feed share the same 2 cores (loopback)";
@@ -60,6 +62,7 @@ export function machine(natsBinary: string): Machine {
     node: process.version,
     kernel: release(),
     natsServer,
+    loadAtStart: loadavg()[0] ?? 0,
   };
 }
 
@@ -85,7 +88,7 @@ function machineLines(m: Machine): string {
   return [
     `- date: ${m.date}`,
     `- machine: nproc ${m.nproc}, ${m.cpu}, Linux ${m.kernel}`,
-    `- node ${m.node}, ${m.natsServer}`,
+    `- node ${m.node}, ${m.natsServer}; load average at start ${m.loadAtStart.toFixed(2)}`,
     `- ${SHARED_NOTE}`,
   ].join("\n");
 }

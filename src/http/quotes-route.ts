@@ -94,7 +94,7 @@ class Subscriber {
       respondError(res, err);
       return;
     }
-    const sink = (this.#sink = new UwsSink(res, () => this.#ended()));
+    const sink = (this.#sink = new UwsSink(res));
     // Outside the request handler now (after an await): cork, or each header is its own syscall.
     res.cork(() => {
       res.writeStatus("200 OK");
@@ -121,11 +121,6 @@ class Subscriber {
   aborted(): void {
     this.#gone = true;
     if (this.#sink !== null) this.#sink.aborted = true;
-    this.#finish();
-  }
-
-  #ended(): void {
-    this.#gone = true;
     this.#finish();
   }
 

@@ -14,8 +14,7 @@ export class UwsSink implements Sink {
   readonly #res: HttpResponse;
   readonly #corkedWrite: () => void;
 
-  /** `onEnded` runs when the stream is ended by us (drain); aborts are the route's to handle. */
-  constructor(res: HttpResponse, private readonly onEnded: () => void = () => undefined) {
+  constructor(res: HttpResponse) {
     this.#res = res;
     this.#corkedWrite = () => {
       this.#ok = this.#res.write(this.#chunk);
@@ -38,12 +37,14 @@ export class UwsSink implements Sink {
     this.#res.close();
   }
 
-  /** End the response cleanly (the chunked terminator), as drain does after the last frame. */
+  /**
+   * End the stream and close the connection (drain). Not `res.end()`: uWS 20.30 either leaves
+   * the keep-alive socket open, so the browser's reconnect lands on this draining server again
+   * and its 503 is fatal to EventSource, or, with `closeConnection`, writes a stray
+   * `Connection: close` header into the chunked body (both seen here). Closing after the last
+   * corked write has been flushed delivers every byte, and EventSource reconnects after `retry:`.
+   */
   end(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    // closeConnection: the client must reconnect, preferably to another instance.
-    this.#res.cork(() => this.#res.end(undefined, true));
-    this.onEnded();
+    this.close();
   }
 }

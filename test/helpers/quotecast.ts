@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./nats-server.js";
 
@@ -26,6 +27,8 @@ export interface Quotecast {
   /** SIGTERM and wait for the exit. */
   stop(): Promise<number | string>;
   metrics(): Promise<string>;
+  /** Pids of the worker processes (children of the primary) right now. */
+  workerPids(): number[];
 }
 
 const running = new Set<ChildProcess>();
@@ -64,6 +67,9 @@ export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast>
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       return exited;
     },
+    workerPids() {
+      return childPids(child.pid!);
+    },
     async metrics() {
       const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
       return res.text();
@@ -90,6 +96,23 @@ export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast>
 export function metricValue(text: string, name: string, labels = ""): number {
   const line = text.split("\n").find((l) => l.startsWith(labels ? `${name}{${labels}}` : `${name} `));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+/** Children of `pid`, read from /proc (Linux). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name may hold spaces: fields after its closing parenthesis are fixed.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -38,6 +38,7 @@ async function measure(kind, o, log) {
             const u0 = target.usage().cpuSec;
             const n0 = treeUsage(nats.pid).cpuSec;
             const busy = machineBusy();
+            const me0 = process.cpuUsage();
             const t0 = performance.now();
             const feed = startFeed(nats.url, benchSymbols(o.universe), rate, o.stepSec);
             // Latency from the second second on: the feed's own start-up (a Node process compiling
@@ -68,6 +69,7 @@ async function measure(kind, o, log) {
                 natsCpu: (100 * (treeUsage(nats.pid).cpuSec - n0)) / sec,
                 feedCpu,
                 machineBusy: busy(),
+                clientCpu: (100 * ((u) => u.user + u.system)(process.cpuUsage(me0))) / 1e6 / sec,
                 p50: pool.latency.quantile(0.5),
                 p99: pool.latency.quantile(0.99),
             };
@@ -101,15 +103,15 @@ export async function runIngest(o, log) {
         { metric: "highest receive rate seen (quotes/s)", quotecast: max(q, "receivedRate"), baseline: max(b, "receivedRate"), better: "higher" },
     ];
     const table = [
-        "| target/s | server | published/s | JetStream stored/s | received/s | received % | server CPU % | NATS CPU % | feed CPU % | machine busy % | p50 ms | p99 ms |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| target/s | server | published/s | JetStream stored/s | received/s | received % | server CPU % | NATS CPU % | feed CPU % | bench CPU % | machine busy % | p50 ms | p99 ms |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ];
     for (let i = 0; i < o.rates.length; i++) {
         for (const [name, s] of [["quotecast", q[i]], ["baseline", b[i]]]) {
             if (s === undefined)
                 continue;
             const per = s.published / s.publishRate;
-            table.push(`| ${fmt(s.target)} | ${name} | ${fmt(s.publishRate)} | ${fmt(s.stored / per)} | ${fmt(s.receivedRate)} | ${((100 * s.received) / s.published).toFixed(1)} | ${s.serverCpu.toFixed(0)} | ${s.natsCpu.toFixed(0)} | ${s.feedCpu.toFixed(0)} | ${s.machineBusy.toFixed(0)} | ${s.p50} | ${s.p99} |`);
+            table.push(`| ${fmt(s.target)} | ${name} | ${fmt(s.publishRate)} | ${fmt(s.stored / per)} | ${fmt(s.receivedRate)} | ${((100 * s.received) / s.published).toFixed(1)} | ${s.serverCpu.toFixed(0)} | ${s.natsCpu.toFixed(0)} | ${s.feedCpu.toFixed(0)} | ${s.clientCpu.toFixed(0)} | ${s.machineBusy.toFixed(0)} | ${s.p50} | ${s.p99} |`);
         }
     }
     return {

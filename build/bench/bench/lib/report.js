@@ -3,7 +3,7 @@
 // so numbers are never quoted without the hardware and the date that produced them.
 import { execFileSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism, release } from "node:os";
+import { availableParallelism, loadavg, release } from "node:os";
 import { fileURLToPath } from "node:url";
 export const RESULTS_DIR = fileURLToPath(new URL("../../../../bench/results/", import.meta.url));
 export const SUMMARY_FILE = fileURLToPath(new URL("../../../../bench/RESULTS.md", import.meta.url));
@@ -31,6 +31,7 @@ export function machine(natsBinary) {
         node: process.version,
         kernel: release(),
         natsServer,
+        loadAtStart: loadavg()[0] ?? 0,
     };
 }
 export function fmt(n, digits = 0) {
@@ -55,7 +56,7 @@ function machineLines(m) {
     return [
         `- date: ${m.date}`,
         `- machine: nproc ${m.nproc}, ${m.cpu}, Linux ${m.kernel}`,
-        `- node ${m.node}, ${m.natsServer}`,
+        `- node ${m.node}, ${m.natsServer}; load average at start ${m.loadAtStart.toFixed(2)}`,
         `- ${SHARED_NOTE}`,
     ].join("\n");
 }

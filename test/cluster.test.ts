@@ -1,0 +1,187 @@
+import t from "tap";
+import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
+import { TestPublisher } from "./helpers/publisher.js";
+import { metricValue, sleep, startQuotecast } from "./helpers/quotecast.js";
+import { RawSseClient } from "./helpers/sse-client.js";
+
+let nats: NatsServer;
+let pub: TestPublisher;
+
+t.before(async () => {
+  nats = await startNatsServer();
+  pub = await TestPublisher.connect(nats.url);
+});
+t.teardown(async () => {
+  await pub?.close();
+  await nats?.cleanup();
+});
+
+t.test("cluster - --max-connections holds for all workers together, with 503 and Retry-After beyond it", async (t) => {
+  const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2", "--max-connections", "10"] });
+  t.teardown(() => qc.stop());
+  const clients = Array.from({ length: 10 }, () => RawSseClient.open(qc.port, "/quotes?symbols=CAP"));
+  t.teardown(() => clients.forEach((c) => c.close()));
+  for (const c of clients) await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
+  t.ok(clients.every((c) => c.status === 200), "no refusal while fewer than the cap are open");
+
+  const over = await fetch(`${qc.base}/quotes?symbols=CAP`);
+  t.equal(over.status, 503);
+  t.match(over.headers.get("retry-after"), /^\d+$/);
+  t.match(await over.json(), { error: /connection limit/ });
+
+  clients[0]!.close();
+  await sleep(300);
+  const again = RawSseClient.open(qc.port, "/quotes?symbols=CAP");
+  t.teardown(() => again.close());
+  await again.waitFor(() => again.events.length >= 1, 5000, "snapshot after a slot was freed");
+  t.equal(again.status, 200);
+
+  const m = await qc.metrics();
+  t.equal(metricValue(m, "quotecast_connections"), 10, "aggregated over both workers");
+  t.ok(metricValue(m, "quotecast_rejected_connections_total", 'reason="max_connections"') >= 1, "refusal counted by reason");
+});
+
+t.test("cluster - --max-connections-per-ip counts the address behind a trusted proxy", async (t) => {
+  const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2", "--max-connections-per-ip", "3", "--trust-proxy", "127.0.0.1"] });
+  t.teardown(() => qc.stop());
+  const from = (ip: string) => RawSseClient.open(qc.port, "/quotes?symbols=PIP", { "X-Forwarded-For": ip });
+  const a = [from("198.51.100.1"), from("198.51.100.1"), from("198.51.100.1")];
+  const b = from("198.51.100.2");
+  t.teardown(() => [...a, b].forEach((c) => c.close()));
+  for (const c of [...a, b]) await c.waitFor(() => c.status !== 0, 5000, "a response");
+  t.same(a.map((c) => c.status), [200, 200, 200]);
+  t.equal(b.status, 200, "another address is not affected");
+  const over = await fetch(`${qc.base}/quotes?symbols=PIP`, { headers: { "X-Forwarded-For": "198.51.100.1" } });
+  t.equal(over.status, 503);
+  t.match(await over.json(), { error: /your address/ });
+});
+
+t.test("cluster - the connect rate is limited with 503 and a jittered Retry-After", async (t) => {
+  const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2", "--max-connect-rate", "20"] });
+  t.teardown(() => qc.stop());
+  const statuses = await Promise.all(
+    Array.from({ length: 60 }, async () => {
+      const res = await fetch(`${qc.base}/quotes?symbols=RATE`);
+      const retry = res.headers.get("retry-after");
+      void res.body?.cancel();
+      return { status: res.status, retry };
+    }),
+  );
+  const ok = statuses.filter((s) => s.status === 200).length;
+  const refused = statuses.filter((s) => s.status === 503);
+  t.ok(ok >= 20 && ok <= 25, `${ok} of 60 admitted at 20/s`);
+  t.equal(ok + refused.length, 60);
+  t.ok(refused.every((s) => /^\d+$/.test(s.retry ?? "")), "every refusal says when to come back");
+  t.ok(new Set(refused.map((s) => s.retry)).size > 1, "with jitter, so they do not all come back at once");
+});
+
+t.test("cluster - a worker killed with SIGKILL is restarted and the other keeps serving", async (t) => {
+  const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2"] });
+  t.teardown(() => qc.stop());
+  await waitFor(() => qc.workerPids().length === 2, 5000, "two workers");
+  const clients = Array.from({ length: 12 }, () => RawSseClient.open(qc.port, "/quotes?symbols=KILL"));
+  t.teardown(() => clients.forEach((c) => c.close()));
+  for (const c of clients) await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
+  const [victim] = qc.workerPids();
+  process.kill(victim!, "SIGKILL");
+  await waitFor(() => clients.some((c) => c.closed), 5000, "the victim's clients to be cut off");
+  const survivors = clients.filter((c) => !c.closed);
+  t.ok(survivors.length > 0, `${survivors.length} clients were on the other worker`);
+  const q = pub.quote("KILL");
+  for (const c of survivors) await c.waitFor(() => c.quotes().some((e) => e.quotes.some((x) => x.seq === q.seq)), 5000, "a live quote on the surviving worker");
+  t.pass("the surviving worker's clients kept receiving quotes");
+  await waitFor(() => qc.workerPids().length === 2 && !qc.workerPids().includes(victim!), 10_000, "a replacement worker");
+  await waitFor(() => qc.output().includes('"msg":"worker died; restarting"'), 1000, "the restart to be logged");
+  t.pass("the dead worker was replaced");
+});
+
+t.test("drain - SIGTERM delivers what was published, tells clients to reconnect, ends every stream in time, exits 0", async (t) => {
+  const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2", "--drain-ms", "1500", "--flush-ms", "50"] });
+  const clients = Array.from({ length: 40 }, (_, i) => RawSseClient.open(qc.port, `/quotes?symbols=DRA,DRB${i % 2 ? ",DRC" : ""}`));
+  t.teardown(() => clients.forEach((c) => c.close()));
+  for (const c of clients) await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
+  // Load: a steady stream of updates while the signal arrives.
+  let publishing = true;
+  const load = (async () => {
+    while (publishing) {
+      pub.quote("DRA");
+      pub.quote("DRC");
+      await sleep(2);
+    }
+  })();
+  await sleep(300);
+  const marker = pub.quote("DRB");
+  await pub.flush();
+  await sleep(20);
+  const signalled = Date.now();
+  qc.child.kill("SIGTERM");
+  await sleep(100);
+  const ready = await fetch(`${qc.base}/readyz`).then((r) => r.status, () => "refused");
+  t.equal(ready, 503, "/readyz turns 503 at once");
+  const refused = await fetch(`${qc.base}/quotes?symbols=DRA`).then((r) => r.status, () => "refused");
+  t.equal(refused, 503, "new subscriptions are refused while draining");
+  const code = await qc.exited;
+  publishing = false;
+  await load;
+  const took = Date.now() - signalled;
+  t.equal(code, 0, "the process exits 0");
+  t.ok(took < 1500 + 2000, `exited ${took} ms after the signal with --drain-ms 1500`);
+  for (const c of clients) await c.waitFor(() => c.closed, 2000, "stream end");
+  const got = clients.filter((c) => c.quotes().some((e) => e.quotes.some((q) => q.sym === "DRB" && q.seq === marker.seq)));
+  t.equal(got.length, clients.length, "every client received the quote published just before the signal");
+  t.ok(clients.every((c) => c.retries.length >= 2), "every client was sent a new retry: before the end");
+  const ends = clients.map((c) => c.events.at(-1)!.at);
+  t.ok(Math.max(...ends) - Math.min(...ends) >= 300, "closes were spread over the drain window");
+});
+
+t.test("outage - while NATS is down clients stay connected with heartbeats, and converge when it returns", async (t) => {
+  const own = await startNatsServer();
+  t.teardown(() => own.cleanup());
+  const ownPub = await TestPublisher.connect(own.url);
+  t.teardown(() => ownPub.close().catch(() => undefined));
+  const qc = await startQuotecast({ nats: own.url, args: ["--heartbeat-ms", "300"] });
+  t.teardown(() => qc.stop());
+  ownPub.quote("OUTA");
+  await ownPub.flush();
+  const c = RawSseClient.open(qc.port, "/quotes?symbols=OUTA,OUTB");
+  t.teardown(() => c.close());
+  await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
+
+  await own.stop();
+  await waitFor(async () => (await fetch(`${qc.base}/readyz`)).status === 503, 5000, "/readyz 503");
+  t.equal(metricValue(await qc.metrics(), "quotecast_nats_connected"), 0, "quotecast_nats_connected is 0");
+  const beats = c.comments.length;
+  await sleep(1000);
+  t.ok(c.comments.length >= beats + 2, "heartbeats keep coming");
+  t.equal(c.closed, false, "the client stays connected");
+
+  await own.restart();
+  const restartedAt = Date.now();
+  await waitFor(async () => (await fetch(`${qc.base}/readyz`)).status === 200, 10_000, "/readyz 200 again");
+  t.equal(metricValue(await qc.metrics(), "quotecast_nats_connected"), 1);
+  // The publisher reconnects by itself; publish the new latest values once it has.
+  await waitFor(() => !ownPub.nc.isClosed() && ownPub.nc.info !== undefined, 5000, "publisher reconnect");
+  await sleep(500);
+  const a = ownPub.quote("OUTA");
+  const b = ownPub.quote("OUTB");
+  await ownPub.flush();
+  await c.waitFor(() => {
+    const seen = new Map<string, number>();
+    for (const e of c.quotes()) for (const q of e.quotes) seen.set(q.sym, q.seq);
+    return seen.get("OUTA") === a.seq && seen.get("OUTB") === b.seq;
+  }, 5000, "the latest quotes after the outage");
+  t.ok(Date.now() - restartedAt < 10_000, `converged ${Date.now() - restartedAt} ms after NATS came back`);
+});
+
+async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await pred()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
