@@ -58,8 +58,6 @@ t.test("serve-config - environment variables are used", async (t) => {
     QUOTECAST_SLOW_CONSUMER_MS: "3000",
     QUOTECAST_METRICS_PORT: "9100",
     QUOTECAST_DRAIN_MS: "2000",
-    QUOTECAST_AUTH_HS256_SECRET: "s3cret",
-    QUOTECAST_AUTH_PUBLIC_KEY: "/etc/quotecast/jwks.json",
     QUOTECAST_CORS_ORIGINS: "https://a.example",
   });
   t.same(cfg, {
@@ -79,8 +77,8 @@ t.test("serve-config - environment variables are used", async (t) => {
     slowConsumerMs: 3000,
     metricsPort: 9100,
     drainMs: 2000,
-    authHs256Secret: "s3cret",
-    authPublicKey: "/etc/quotecast/jwks.json",
+    authHs256Secret: undefined,
+    authPublicKey: undefined,
     corsOrigins: ["https://a.example"],
   });
 });
@@ -152,4 +150,9 @@ t.test("serve-config - the metrics port must differ from the HTTP port", async (
 
 t.test("serve-config - a NATS list with no URL is refused", async (t) => {
   t.equal(configError(["--nats", " , "]), "--nats needs at least one server URL");
+});
+
+t.test("serve-config - authentication options fail closed until authentication exists", async (t) => {
+  t.throws(() => parseServeConfig(["--auth-hs256-secret", "s3cret"], {}), { name: "ConfigError", message: /not implemented yet/ });
+  t.throws(() => parseServeConfig([], { QUOTECAST_AUTH_PUBLIC_KEY: "/etc/quotecast/jwks.json" }), { name: "ConfigError", message: /not implemented yet/ });
 });
