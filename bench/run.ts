@@ -79,7 +79,7 @@ async function main(): Promise<number> {
     if (s === "fanout-random") results.push(await runFanout({ ...fanout, mix: "random", perConnection: 5, durationSec: Math.max(5, Math.round(duration / 2)) }, log));
     if (s === "ingest") {
       results.push(
-        await runIngest({ rates, stepSec: num(values.step, "BENCH_STEP", quick ? 4 : 6), universe: 500, connections: 10, flushMs: 50, keepUp: 0.95 }, log),
+        await runIngest({ rates, stepSec: num(values.step, "BENCH_STEP", quick ? 4 : 6), universe: 500, connections: 10, flushMs: 50, keepUp: 0.95, freshP99Ms: 250 }, log),
       );
     }
   }

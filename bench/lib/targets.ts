@@ -17,6 +17,9 @@ export interface ServerCounters {
   framesSent: number;
   bytesSent: number;
   connections: number;
+  /** quotecast only: total time spent in flush ticks, and their number. */
+  flushSec?: number;
+  flushes?: number;
 }
 
 export interface Target {
@@ -63,6 +66,8 @@ async function startQuotecast(opts: TargetOptions): Promise<Target> {
         framesSent: metric(text, "quotecast_frames_sent_total"),
         bytesSent: metric(text, "quotecast_bytes_sent_total"),
         connections: metric(text, "quotecast_connections"),
+        flushSec: metric(text, "quotecast_flush_duration_seconds_sum"),
+        flushes: metric(text, "quotecast_flush_duration_seconds_count"),
       };
     },
     usage: () => treeUsage(proc.pid),

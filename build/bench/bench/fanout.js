@@ -89,6 +89,8 @@ async function measure(kind, o, log) {
             // Anything else on the machine (another test run, the kernel's network work): when
             // large, the run was disturbed and its numbers are low for both servers.
             otherCpu: Math.max(0, machine * cores - accounted),
+            flushTickMs: s1.flushes === undefined ? NaN : (1000 * (s1.flushSec - s0.flushSec)) / Math.max(1, s1.flushes - s0.flushes),
+            ticksPerSec: s1.flushes === undefined ? NaN : (s1.flushes - s0.flushes) / sec,
         };
     }
     finally {
@@ -131,6 +133,10 @@ export async function runFanout(o, log) {
             baseline: b.framesPerSec / (b.serverCpu / 100),
             better: "higher",
         },
+        // Explains quotecast's cadence: its clock waits flushMs after each tick ends, so a tick's
+        // duration adds to the time between two events on a connection.
+        row("flush ticks/s (quotecast only; 1000/flushMs at best)", "ticksPerSec", "higher", 1),
+        row("mean flush tick ms (quotecast only)", "flushTickMs", "lower", 2),
         row("server RSS MB (quotecast: primary + worker)", "serverRssMB", "lower", 1),
         row("nats-server CPU %", "natsCpu", "none", 1),
         row("feed CPU %", "feedCpu", "none", 1),

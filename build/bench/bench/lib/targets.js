@@ -33,6 +33,8 @@ async function startQuotecast(opts) {
                 framesSent: metric(text, "quotecast_frames_sent_total"),
                 bytesSent: metric(text, "quotecast_bytes_sent_total"),
                 connections: metric(text, "quotecast_connections"),
+                flushSec: metric(text, "quotecast_flush_duration_seconds_sum"),
+                flushes: metric(text, "quotecast_flush_duration_seconds_count"),
             };
         },
         usage: () => treeUsage(proc.pid),
