@@ -89,7 +89,7 @@ async function main(): Promise<number> {
     for (const d of r.details) console.log(d + "\n");
   }
   if (!values["no-write"]) {
-    const files = writeResults(m, results, `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim());
+    const files = writeResults(m, results, ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" "));
     log(`bench: wrote ${files.map((f) => f.slice(f.indexOf("bench/results/"))).join(", ")} and appended bench/RESULTS.md`);
   }
   log(`bench: done (connections ${fmt(connections)})`);

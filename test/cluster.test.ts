@@ -78,7 +78,8 @@ t.test("cluster - the connect rate is limited with 503 and a jittered Retry-Afte
 t.test("cluster - a worker killed with SIGKILL is restarted and the other keeps serving", async (t) => {
   const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2"] });
   t.teardown(() => qc.stop());
-  await waitFor(() => qc.workerPids().length === 2, 5000, "two workers");
+  // Both workers listening and following the feed, or every client could land on the first one.
+  await waitFor(async () => metricValue(await qc.metrics(), "quotecast_nats_connected") === 2, 10_000, "two ready workers");
   const clients = Array.from({ length: 12 }, () => RawSseClient.open(qc.port, "/quotes?symbols=KILL"));
   t.teardown(() => clients.forEach((c) => c.close()));
   for (const c of clients) await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
@@ -132,6 +133,22 @@ t.test("drain - SIGTERM delivers what was published, tells clients to reconnect,
   t.ok(clients.every((c) => c.retries.length >= 2), "every client was sent a new retry: before the end");
   const ends = clients.map((c) => c.events.at(-1)!.at);
   t.ok(Math.max(...ends) - Math.min(...ends) >= 300, "closes were spread over the drain window");
+});
+
+t.test("drain - a second signal forces the exit", async (t) => {
+  const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2", "--drain-ms", "30000"] });
+  const clients = Array.from({ length: 6 }, () => RawSseClient.open(qc.port, "/quotes?symbols=FORCE"));
+  t.teardown(() => clients.forEach((c) => c.close()));
+  for (const c of clients) await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
+  qc.child.kill("SIGTERM");
+  await sleep(1500);
+  t.equal(qc.child.exitCode, null, "still draining after the first signal (--drain-ms 30000)");
+  const forcedAt = Date.now();
+  qc.child.kill("SIGTERM");
+  const code = await qc.exited;
+  t.ok(Date.now() - forcedAt < 3000, `exited ${Date.now() - forcedAt} ms after the second signal`);
+  t.not(code, 0, `a forced exit is not a clean one (exit ${code})`);
+  await waitFor(() => clients.every((c) => c.closed), 3000, "every stream to end");
 });
 
 t.test("outage - while NATS is down clients stay connected with heartbeats, and converge when it returns", async (t) => {

@@ -37,6 +37,8 @@ export interface Machine {
   readonly natsServer: string;
   /** 1-minute load average when the run started: high means something else was running. */
   readonly loadAtStart: number;
+  /** The quotecast version measured: short commit, marked when src/ has uncommitted changes. */
+  readonly commit: string;
 }
 
 export const SHARED_NOTE = "client, server, NATS and feed share the same 2 cores (loopback)";
@@ -63,7 +65,18 @@ export function machine(natsBinary: string): Machine {
     kernel: release(),
     natsServer,
     loadAtStart: loadavg()[0] ?? 0,
+    commit: commit(),
   };
+}
+
+function commit(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { encoding: "utf8" }).trim() !== "";
+    return dirty ? `${head} + uncommitted src/ changes` : head;
+  } catch {
+    return "unknown (not a git checkout)";
+  }
 }
 
 export function fmt(n: number, digits = 0): string {
@@ -88,7 +101,7 @@ function machineLines(m: Machine): string {
   return [
     `- date: ${m.date}`,
     `- machine: nproc ${m.nproc}, ${m.cpu}, Linux ${m.kernel}`,
-    `- node ${m.node}, ${m.natsServer}; load average at start ${m.loadAtStart.toFixed(2)}`,
+    `- quotecast ${m.commit}; node ${m.node}; ${m.natsServer}; load average at start ${m.loadAtStart.toFixed(2)}`,
     `- ${SHARED_NOTE}`,
   ].join("\n");
 }

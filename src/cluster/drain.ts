@@ -17,11 +17,13 @@ export class Drain {
   started = false;
   readonly #fanout: Fanout;
   readonly #drainMs: number;
+  readonly #flushMs: number;
   readonly #log: Logger;
 
-  constructor(fanout: Fanout, drainMs: number, log: Logger) {
+  constructor(fanout: Fanout, drainMs: number, flushMs: number, log: Logger) {
     this.#fanout = fanout;
     this.#drainMs = drainMs;
+    this.#flushMs = flushMs;
     this.#log = log;
   }
 
@@ -29,18 +31,24 @@ export class Drain {
   async run(flush: () => void): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const conns = [...this.#fanout.connections()];
-    this.#log.info({ connections: conns.length, drainMs: this.#drainMs }, "draining");
+    this.#log.info({ connections: this.#fanout.connectionCount, drainMs: this.#drainMs }, "draining");
+    // A group flushed just before the signal is still inside its window: wait one window so that
+    // what was published before the signal goes out before the first connection is closed.
+    await sleep(this.#flushMs);
     flush();
+    const conns = [...this.#fanout.connections()];
     for (const conn of conns) {
       if (conn.state === "closed" || conn.congested) continue;
       conn.sink.write(retryField(DRAIN_RETRY_MIN_MS + Math.random() * DRAIN_RETRY_JITTER_MS));
     }
     shuffle(conns);
-    const slices = Math.max(1, Math.floor(this.#drainMs / CLOSE_SLICE_MS));
+    // Evenly over the window (the last slice closes one gap before its end), in slices no closer
+    // than CLOSE_SLICE_MS apart.
+    const slices = Math.max(1, Math.min(conns.length, Math.floor(this.#drainMs / CLOSE_SLICE_MS)));
+    const gapMs = this.#drainMs / slices;
     const perSlice = Math.ceil(conns.length / slices);
     for (let i = 0; i < conns.length; i += perSlice) {
-      if (i > 0) await sleep(CLOSE_SLICE_MS);
+      if (i > 0) await sleep(gapMs);
       for (const conn of conns.slice(i, i + perSlice)) {
         if (conn.state === "closed") continue;
         this.#fanout.remove(conn);

@@ -52,14 +52,19 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
       metricsServer = serveMetrics(aggregator, cfg.host, cfg.metricsPort, log);
     }
 
+    let firstSignalAt = 0;
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
+        // Ctrl-C under npm arrives twice (from the terminal and forwarded by npm): only a second
+        // signal a moment later means "force".
+        if (Date.now() - firstSignalAt < 1000) return;
         log.warn({ signal }, "second signal: forcing exit");
         for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGKILL");
         resolve(130);
         return;
       }
       stopping = true;
+      firstSignalAt = Date.now();
       log.info({ signal, drainMs: cfg.drainMs }, "draining workers");
       for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: "drain" });
       if (Object.keys(cluster.workers ?? {}).length === 0) resolve(0);

@@ -48,7 +48,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
     { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}` },
     log.child({ component: "ingest" }),
   );
-  const drain = new Drain(fanout, cfg.drainMs, log);
+  const drain = new Drain(fanout, cfg.drainMs, cfg.flushMs, log);
   const registry = createWorkerRegistry({
     stream: fanout.counters,
     connections: () => fanout.connectionCount,

@@ -32,7 +32,18 @@ export function machine(natsBinary) {
         kernel: release(),
         natsServer,
         loadAtStart: loadavg()[0] ?? 0,
+        commit: commit(),
     };
+}
+function commit() {
+    try {
+        const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+        const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { encoding: "utf8" }).trim() !== "";
+        return dirty ? `${head} + uncommitted src/ changes` : head;
+    }
+    catch {
+        return "unknown (not a git checkout)";
+    }
 }
 export function fmt(n, digits = 0) {
     if (!Number.isFinite(n))
@@ -56,7 +67,7 @@ function machineLines(m) {
     return [
         `- date: ${m.date}`,
         `- machine: nproc ${m.nproc}, ${m.cpu}, Linux ${m.kernel}`,
-        `- node ${m.node}, ${m.natsServer}; load average at start ${m.loadAtStart.toFixed(2)}`,
+        `- quotecast ${m.commit}; node ${m.node}; ${m.natsServer}; load average at start ${m.loadAtStart.toFixed(2)}`,
         `- ${SHARED_NOTE}`,
     ].join("\n");
 }
