@@ -11,6 +11,7 @@ import { Fanout } from "../stream/fanout.js";
 import { FlushClock } from "../stream/flush-clock.js";
 import { DEFAULT_SYMBOLS } from "../simulator/universe.js";
 import { Drain } from "./drain.js";
+import { startWarningSummary } from "./warning-summary.js";
 import { Admission } from "./admission.js";
 import { AdmissionClient } from "./admission-ipc.js";
 import type { AdmissionGate } from "../http/quotes-route.js";
@@ -75,6 +76,11 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
   const clock = new FlushClock(cfg.flushMs, (now) => fanout.tick(now));
   const heartbeat = setInterval(() => fanout.heartbeat(performance.now()), heartbeatSweepMs(cfg.heartbeatMs));
   clock.start();
+  const stopWarnings = startWarningSummary(log, () => ({
+    slowConsumerDisconnects: fanout.counters.slowConsumerDisconnects,
+    ...prefixed("invalidFeedMessages.", invalid),
+    ...prefixed("rejectedConnections.", rejected),
+  }));
   void ingest.start().catch((err: unknown) => log.error({ err }, "feed ingest stopped"));
 
   log.info({ port, host: cfg.host, uws: binary }, "worker serving");
@@ -88,9 +94,16 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
       uws.us_listen_socket_close(listenSocket);
       clock.stop();
       clearInterval(heartbeat);
+      stopWarnings();
       await ingest.stop();
     },
   };
+}
+
+function prefixed(prefix: string, counts: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key in counts) out[prefix + key] = counts[key]!;
+  return out;
 }
 
 /** The primary decides for the whole server; a worker run on its own decides for itself. */
