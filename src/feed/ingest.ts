@@ -1,8 +1,8 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../logger.js";
 import { epochFromCreated } from "../stream/event-id.js";
-import { ensureQuoteStream, QUOTE_STREAM } from "./quote-stream.js";
+import { ensureQuoteStream, LIVE_PREFIX, QUOTE_STREAM } from "./quote-stream.js";
 import { QUOTES_WILDCARD } from "./symbol.js";
 import { validateQuote, type InvalidReason } from "./validate.js";
 import type { LastValues } from "./last-values.js";
@@ -23,15 +23,22 @@ export interface IngestOptions {
   readonly name: string;
 }
 
-/** Messages asked for per pull: large, so the consumer streams without waiting on round trips. */
+/** Messages asked for per pull while catching up. */
 const PULL_BATCH = 4096;
+const SEQUENCE_HEADER = "Nats-Sequence";
 
 /**
- * NATS to last values. Reads the QUOTES stream with an ordered consumer that starts with the
- * last message of every subject (the snapshot) and then follows every new one, so that each
- * quote carries its stream sequence: the basis of event ids that agree across workers and nodes.
- * The ordered consumer recreates itself after a reconnect from where it stopped, so an outage
- * loses no latest value.
+ * NATS to last values, from two sources that agree on one order, the QUOTES stream's sequence:
+ *
+ * - live: a plain subscription to what the stream republishes (`qc.live.quotes.>`): every quote
+ *   as soon as it is stored, with its stream sequence, at core NATS speed;
+ * - catch-up: an ordered JetStream consumer, run at start (the last message of every subject: the
+ *   snapshot) and after every reconnect (everything after the last sequence applied), until it
+ *   reaches the end of the stream.
+ *
+ * Both may deliver the same symbol; `LastValues.apply` keeps whichever has the higher sequence, so
+ * the latest value wins whatever arrives first. While a catch-up runs, event ids stay at the
+ * position where it started: only then is "everything up to this id" true again.
  */
 export class FeedIngest {
   readonly #values: LastValues;
@@ -39,13 +46,15 @@ export class FeedIngest {
   readonly #opts: IngestOptions;
   readonly #log: Logger;
   #nc: NatsConnection | null = null;
-  #messages: ConsumerMessages | null = null;
+  #live: Subscription | null = null;
+  #catchUp: ConsumerMessages | null = null;
   #connected = false;
   #loaded = false;
   #stopping = false;
   #epoch: string | null = null;
-  /** Bumped on every (re)start of the consumer; messages of an older one are ignored. */
+  /** Bumped on every catch-up; messages of an older one are ignored. */
   #generation = 0;
+  /** Feed messages received, live or in a catch-up. */
   received = 0;
 
   constructor(values: LastValues, listener: IngestListener, opts: IngestOptions, log: Logger) {
@@ -65,8 +74,9 @@ export class FeedIngest {
   }
 
   /**
-   * Connect (retrying until NATS answers, so a server may start before NATS does), make sure
-   * the stream exists, and start following it. Resolves once following has started.
+   * Connect (retrying until NATS answers, so a server may start before NATS does), make sure the
+   * stream exists, subscribe to the live feed, then load the last values. Resolves once loading
+   * has started.
    */
   async start(): Promise<void> {
     const nc = await this.#connectWithRetry();
@@ -74,19 +84,52 @@ export class FeedIngest {
     this.#nc = nc;
     this.#connected = true;
     void this.#watchStatus(nc);
-    await this.#follow(nc);
+    // Live first, so nothing published while the last values load falls between the two.
+    this.#live = nc.subscribe(LIVE_PREFIX + QUOTES_WILDCARD, { callback: this.#onLive });
+    await this.#startCatchUp(nc);
+  }
+
+  /** Stop following and close the NATS connection, letting in-flight messages finish. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#generation++;
+    const nc = this.#nc;
+    this.#nc = null;
+    this.#live?.unsubscribe();
+    await this.#catchUp?.close().catch(() => undefined);
+    if (nc !== null && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+    this.#connected = false;
+  }
+
+  readonly #onLive = (err: Error | null, m: Msg): void => {
+    if (err !== null) return;
+    const seq = Number(m.headers?.get(SEQUENCE_HEADER));
+    // Not from the stream's republish (someone published here by hand): it has no place in the order.
+    if (!(seq > 0)) return;
+    this.#apply(m.subject.slice(LIVE_PREFIX.length), m.data, seq);
+  };
+
+  #apply(subject: string, data: Uint8Array, seq: number): void {
+    this.received++;
+    const r = validateQuote(subject, data, this.#opts.maxQuoteBytes);
+    if (r.ok) {
+      const q = r.quote;
+      if (this.#values.apply(q.sym, q.json, seq, q.ts) !== undefined) this.#listener.onQuote(q.sym);
+    } else {
+      this.#values.advanceTo(seq);
+      this.#listener.onInvalid(r.reason);
+    }
   }
 
   /**
-   * (Re)start the ordered consumer: from the last message of every subject the first time, from
-   * just after the last applied sequence on a restart. A pull whose server went away is only
-   * noticed after missed heartbeats; restarting on reconnect makes recovery take a round trip
-   * instead, so clients converge within a second or two of NATS coming back.
+   * Read the stream from where this worker's knowledge ends to the stream's end: from the last
+   * message of every subject the first time, from just after the last sequence applied after a
+   * reconnect (messages published during an outage never reached the live subscription).
    */
-  async #follow(nc: NatsConnection): Promise<void> {
+  async #startCatchUp(nc: NatsConnection): Promise<void> {
     const generation = ++this.#generation;
-    const old = this.#messages;
-    this.#messages = null;
+    const old = this.#catchUp;
+    this.#catchUp = null;
     await old?.close().catch(() => undefined);
     const info = await this.#retry("set up the quote stream", () => ensureQuoteStream(nc, this.#log));
     if (info === null || generation !== this.#generation) return;
@@ -98,8 +141,11 @@ export class FeedIngest {
       this.#loaded = false;
     }
     this.#epoch = epoch;
-    const from = this.#loaded ? this.#values.highWater + 1 : null;
-    const consumer = await this.#retry("create the quote consumer", () =>
+    // After the position ids may claim, not the high-water mark: a catch-up cut short by another
+    // disconnect left a gap below the mark, which this one must cover.
+    const from = this.#loaded ? this.#values.position + 1 : null;
+    this.#values.holdPosition(from === null ? 0 : from - 1);
+    const consumer = await this.#retry("create the catch-up consumer", () =>
       jetstream(nc).consumers.get(
         QUOTE_STREAM,
         from === null
@@ -108,53 +154,31 @@ export class FeedIngest {
       ),
     );
     if (consumer === null || generation !== this.#generation) return;
-    if (!this.#loaded && (await consumer.info(true)).num_pending === 0) this.#markLoaded(epoch);
-    this.#messages = await consumer.consume({
+    const done = (): void => {
+      if (generation !== this.#generation) return;
+      this.#generation++;
+      const messages = this.#catchUp;
+      this.#catchUp = null;
+      void messages?.close().catch(() => undefined);
+      this.#values.releasePosition();
+      this.#log.info({ symbols: this.#values.size, streamSeq: this.#values.highWater, from: from ?? "last per subject" }, "caught up with the quote stream");
+      if (!this.#loaded) {
+        this.#loaded = true;
+        this.#listener.onLoaded(epoch);
+      }
+    };
+    if ((await consumer.info(true)).num_pending === 0) {
+      done();
+      return;
+    }
+    this.#catchUp = await consumer.consume({
       max_messages: PULL_BATCH,
-      // Notice a silent server within seconds rather than the default 30 s.
-      expires: 5_000,
-      idle_heartbeat: 1_000,
-      callback: (m) => {
-        if (generation === this.#generation) this.#onMessage(m, epoch);
+      callback: (m: JsMsg) => {
+        if (generation !== this.#generation) return;
+        this.#apply(m.subject, m.data, m.seq);
+        if (m.info.pending === 0) done();
       },
     });
-    this.#log.info({ stream: QUOTE_STREAM, epoch, fromSeq: from ?? "last per subject" }, "following the quote stream");
-  }
-
-  /** Stop following and close the NATS connection, letting in-flight messages finish. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#generation++;
-    const nc = this.#nc;
-    this.#nc = null;
-    try {
-      await this.#messages?.close();
-    } catch {
-      // Already closed by a disconnect: nothing to release.
-    }
-    if (nc !== null && !nc.isClosed()) {
-      await nc.drain().catch(() => nc.close());
-    }
-    this.#connected = false;
-  }
-
-  #onMessage(m: JsMsg, epoch: string): void {
-    this.received++;
-    const r = validateQuote(m.subject, m.data, this.#opts.maxQuoteBytes);
-    if (r.ok) {
-      const q = r.quote;
-      if (this.#values.apply(q.sym, q.json, m.seq, q.ts) !== undefined) this.#listener.onQuote(q.sym);
-    } else {
-      this.#values.advanceTo(m.seq);
-      this.#listener.onInvalid(r.reason);
-    }
-    if (!this.#loaded && m.info.pending === 0) this.#markLoaded(epoch);
-  }
-
-  #markLoaded(epoch: string): void {
-    this.#loaded = true;
-    this.#log.info({ symbols: this.#values.size, streamSeq: this.#values.highWater }, "last values loaded");
-    this.#listener.onLoaded(epoch);
   }
 
   async #connectWithRetry(): Promise<NatsConnection | null> {
@@ -205,8 +229,9 @@ export class FeedIngest {
           break;
         case "reconnect":
           this.#connected = true;
-          this.#log.info({ server: s.server }, "NATS reconnected");
-          if (!this.#stopping) void this.#follow(nc).catch((err: unknown) => this.#log.error({ err }, "could not follow the quote stream again"));
+          this.#log.info({ server: s.server }, "NATS reconnected; catching up with the quote stream");
+          // The live subscription is renewed by the client; what was published meanwhile is not.
+          if (!this.#stopping) void this.#startCatchUp(nc).catch((err: unknown) => this.#log.error({ err }, "could not catch up with the quote stream"));
           break;
         default:
           break;

@@ -13,10 +13,29 @@ export interface LastValue {
 export class LastValues {
   readonly #values = new Map<string, LastValue>();
   #highWater = 0;
+  #held: number | null = null;
 
   /** Highest stream sequence applied: every quote at or below it is reflected here. */
   get highWater(): number {
     return this.#highWater;
+  }
+
+  /**
+   * The stream position event ids may claim: everything at or below it is reflected here.
+   * Normally the high-water mark; held back while a catch-up fills a gap below it.
+   */
+  get position(): number {
+    return this.#held ?? this.#highWater;
+  }
+
+  /** A catch-up from `seq + 1` begins: ids stay at `seq` (or lower, if already held) until it ends. */
+  holdPosition(seq: number): void {
+    this.#held = this.#held === null ? seq : Math.min(this.#held, seq);
+  }
+
+  /** The catch-up reached the end of the stream: no gap is left below the high-water mark. */
+  releasePosition(): void {
+    this.#held = null;
   }
 
   get size(): number {

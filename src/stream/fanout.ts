@@ -65,7 +65,7 @@ export class Fanout {
 
   /** The id of an event built now: the stream position this worker has applied. */
   currentId(): string {
-    return formatEventId(this.#epoch ?? "0", this.#values.highWater);
+    return formatEventId(this.#epoch ?? "0", this.#values.position);
   }
 
   /**
@@ -179,7 +179,7 @@ export class Fanout {
     const quotes = this.#values.collect(conn.group.symbols, after);
     // A resume id from a worker that had read further than this one keeps its place, so that
     // ids a client sees never go backwards.
-    const seq = Math.max(after ?? 0, this.#values.highWater);
+    const seq = Math.max(after ?? 0, this.#values.position);
     conn.state = "live";
     conn.snapshotSeq = this.#values.highWater;
     this.#writeFrame(conn, quotesEvent("snapshot", formatEventId(this.#epoch!, seq), quotes), now);
