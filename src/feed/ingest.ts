@@ -2,7 +2,7 @@ import { connect, type Msg, type NatsConnection, type Subscription } from "@nats
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../logger.js";
 import { epochFromCreated } from "../stream/event-id.js";
-import { ensureQuoteStream, LIVE_PREFIX, QUOTE_STREAM } from "./quote-stream.js";
+import { ensureQuoteStream, LIVE_PREFIX, QUOTE_STREAM, republishesLive } from "./quote-stream.js";
 import { QUOTES_WILDCARD } from "./symbol.js";
 import { validateQuote, type InvalidReason } from "./validate.js";
 import type { LastValues } from "./last-values.js";
@@ -141,6 +141,8 @@ export class FeedIngest {
       this.#loaded = false;
     }
     this.#epoch = epoch;
+    // A stream that does not republish is followed by this consumer for good, not just caught up with.
+    const keepFollowing = !republishesLive(info);
     // After the position ids may claim, not the high-water mark: a catch-up cut short by another
     // disconnect left a gap below the mark, which this one must cover.
     const from = this.#loaded ? this.#values.position + 1 : null;
@@ -154,12 +156,16 @@ export class FeedIngest {
       ),
     );
     if (consumer === null || generation !== this.#generation) return;
+    let caughtUp = false;
     const done = (): void => {
-      if (generation !== this.#generation) return;
-      this.#generation++;
-      const messages = this.#catchUp;
-      this.#catchUp = null;
-      void messages?.close().catch(() => undefined);
+      if (generation !== this.#generation || caughtUp) return;
+      caughtUp = true;
+      if (!keepFollowing) {
+        this.#generation++;
+        const messages = this.#catchUp;
+        this.#catchUp = null;
+        void messages?.close().catch(() => undefined);
+      }
       this.#values.releasePosition();
       this.#log.info({ symbols: this.#values.size, streamSeq: this.#values.highWater, from: from ?? "last per subject" }, "caught up with the quote stream");
       if (!this.#loaded) {
@@ -169,10 +175,13 @@ export class FeedIngest {
     };
     if ((await consumer.info(true)).num_pending === 0) {
       done();
-      return;
+      if (!keepFollowing) return;
     }
     this.#catchUp = await consumer.consume({
       max_messages: PULL_BATCH,
+      // Notice a silent server within seconds rather than the default 30 s.
+      expires: 5_000,
+      idle_heartbeat: 1_000,
       callback: (m: JsMsg) => {
         if (generation !== this.#generation) return;
         this.#apply(m.subject, m.data, m.seq);

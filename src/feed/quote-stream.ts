@@ -23,11 +23,21 @@ export async function ensureQuoteStream(nc: NatsConnection, log: Logger): Promis
   const jsm = await jetstreamManager(nc);
   try {
     const info = await jsm.streams.info(QUOTE_STREAM);
-    if (info.config.republish?.dest === REPUBLISH.dest) return info;
+    if (republishesLive(info)) return info;
     // A stream made before servers followed the republished feed: add it, keep the data.
-    const updated = await jsm.streams.update(QUOTE_STREAM, { ...info.config, republish: REPUBLISH });
-    log.info({ stream: QUOTE_STREAM, republish: REPUBLISH.dest }, "the quote stream now republishes for live followers");
-    return updated;
+    try {
+      const updated = await jsm.streams.update(QUOTE_STREAM, { ...info.config, republish: REPUBLISH });
+      log.info({ stream: QUOTE_STREAM, republish: REPUBLISH.dest }, "the quote stream now republishes for live followers");
+      return updated;
+    } catch (err) {
+      // nats-server 2.9 refuses to add republish to an existing stream. Servers then follow the
+      // stream with a JetStream consumer, which is slower under a heavy feed (see README).
+      log.warn(
+        { stream: QUOTE_STREAM, err: (err as Error).message },
+        `the quote stream does not republish and cannot be changed to; following it with a consumer instead. For full ingest speed, delete it (nats stream rm ${QUOTE_STREAM}) and restart: quotecast recreates it`,
+      );
+      return info;
+    }
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
@@ -62,6 +72,11 @@ function createStream(jsm: JetStreamManager, replicas: number): Promise<StreamIn
 }
 
 const REPUBLISH = { src: QUOTES_WILDCARD, dest: LIVE_PREFIX + QUOTES_WILDCARD };
+
+/** Whether servers can follow this stream's live feed by subscription (else with a consumer). */
+export function republishesLive(info: StreamInfo): boolean {
+  return info.config.republish?.dest === REPUBLISH.dest;
+}
 
 /** Servers in the cluster the connection belongs to, as far as the INFO it got tells. */
 function clusterSize(nc: NatsConnection): number {
