@@ -5,6 +5,7 @@ import { epochFromCreated } from "../stream/event-id.js";
 import { ensureQuoteStream, LIVE_PREFIX, QUOTE_STREAM, republishesLive } from "./quote-stream.js";
 import { QUOTES_WILDCARD } from "./symbol.js";
 import { validateQuote, type InvalidReason } from "./validate.js";
+import { streamSequence } from "./republish-header.js";
 import type { LastValues } from "./last-values.js";
 
 /** What the ingest tells the rest of the worker. Called synchronously, on the hot path. */
@@ -25,7 +26,6 @@ export interface IngestOptions {
 
 /** Messages asked for per pull while catching up. */
 const PULL_BATCH = 4096;
-const SEQUENCE_HEADER = "Nats-Sequence";
 
 /**
  * NATS to last values, from two sources that agree on one order, the QUOTES stream's sequence:
@@ -103,9 +103,9 @@ export class FeedIngest {
 
   readonly #onLive = (err: Error | null, m: Msg): void => {
     if (err !== null) return;
-    const seq = Number(m.headers?.get(SEQUENCE_HEADER));
+    const seq = streamSequence(m);
     // Not from the stream's republish (someone published here by hand): it has no place in the order.
-    if (!(seq > 0)) return;
+    if (seq === 0) return;
     this.#apply(m.subject.slice(LIVE_PREFIX.length), m.data, seq);
   };
 
