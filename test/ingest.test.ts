@@ -47,7 +47,7 @@ t.test("ingest - a stream made without republishing is followed with a consumer 
 
   const qc = await startQuotecast({ nats: nats.url });
   t.teardown(() => qc.stop());
-  t.match(qc.output(), /does not republish/, "the operator is told why and what to do");
+  t.match(qc.output(), /created without live republishing.*nats stream rm QUOTES/, "the operator is told why and what to do");
   const c = RawSseClient.open(qc.port, "/quotes?symbols=LEGACY");
   t.teardown(() => c.close());
   await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");

@@ -34,7 +34,7 @@ export async function ensureQuoteStream(nc: NatsConnection, log: Logger): Promis
       // stream with a JetStream consumer, which is slower under a heavy feed (see README).
       log.warn(
         { stream: QUOTE_STREAM, err: (err as Error).message },
-        `the quote stream does not republish and cannot be changed to; following it with a consumer instead. For full ingest speed, delete it (nats stream rm ${QUOTE_STREAM}) and restart: quotecast recreates it`,
+        `the quote stream was created without live republishing, which nats-server cannot add to an existing stream; servers follow it with a consumer instead, slower under a heavy feed. For full speed: nats stream rm ${QUOTE_STREAM}, then restart (quotecast recreates it)`,
       );
       return info;
     }
