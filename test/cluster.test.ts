@@ -1,7 +1,7 @@
 import t from "tap";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
-import { metricValue, sleep, startQuotecast } from "./helpers/quotecast.js";
+import { metricValue, sleep, startQuotecast, waitFor } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
 let nats: NatsServer;
@@ -189,16 +189,3 @@ t.test("outage - while NATS is down clients stay connected with heartbeats, and 
   }, 5000, "the latest quotes after the outage");
   t.ok(Date.now() - restartedAt < 10_000, `converged ${Date.now() - restartedAt} ms after NATS came back`);
 });
-
-async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await pred()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}

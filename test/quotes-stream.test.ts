@@ -2,7 +2,7 @@ import t from "tap";
 import { EventSource } from "eventsource";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
-import { startQuotecast, sleep, type Quotecast } from "./helpers/quotecast.js";
+import { startQuotecast, sleep, waitFor, type Quotecast } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
 // One private nats-server and one quotecast for the tests in this file that need no special flags.
@@ -45,10 +45,10 @@ t.test("quotes - the eventsource package gets the snapshot and then live quotes"
   const listener = (e: MessageEvent) => got.push({ type: e.type, data: JSON.parse(e.data), id: e.lastEventId });
   es.addEventListener("snapshot", listener);
   es.addEventListener("quotes", listener);
-  await waitUntil(() => got.length >= 1, 5000, "snapshot");
+  await waitFor(() => got.length >= 1, 5000, "snapshot");
   t.same(got[0]!.data, [a], "the snapshot holds the latest quote, unchanged, and symbols are case-insensitive and deduplicated");
   const b = pub.quote("ESB", { note: "extra fields pass through" });
-  await waitUntil(() => got.length >= 2, 5000, "quotes event");
+  await waitFor(() => got.length >= 2, 5000, "quotes event");
   t.equal(got[1]!.type, "quotes");
   t.same(got[1]!.data, [b]);
   t.match(got[1]!.id, /^[0-9a-z]+-\d+$/, "every event has an id");
@@ -289,10 +289,18 @@ t.test("quotes - a congested client does not delay a fast one, and catches up wi
   t.pass("after reading again it has the latest value of every symbol");
 });
 
-async function waitUntil(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+t.test("quotes - --cors-origins lets the listed origins read the stream from a browser", async (t) => {
+  const server = await startQuotecast({ nats: nats.url, args: ["--cors-origins", "https://board.example"] });
+  t.teardown(() => server.stop());
+  const allowed = RawSseClient.open(server.port, "/quotes?symbols=CORS", { Origin: "https://board.example" });
+  const other = RawSseClient.open(server.port, "/quotes?symbols=CORS", { Origin: "https://evil.example" });
+  t.teardown(() => {
+    allowed.close();
+    other.close();
+  });
+  await allowed.waitFor(() => allowed.events.length >= 1, 5000, "snapshot");
+  await other.waitFor(() => other.status !== 0, 5000, "response");
+  t.equal(allowed.headers["access-control-allow-origin"], "https://board.example");
+  t.equal(allowed.headers["vary"], "Origin");
+  t.equal(other.headers["access-control-allow-origin"], undefined, "an unlisted origin gets no CORS grant, so a browser will not let it read");
+});
