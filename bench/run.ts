@@ -2,24 +2,30 @@
 // the baseline under the same load on this machine, prints a table, and writes the results
 // with the machine and date (bench/results/, bench/RESULTS.md).
 //
-//   node build/bench/bench/run.js [fanout] [fanout-random] [ingest]   (default: all three)
+//   node build/bench/bench/run.js [fanout] [fanout-random] [ingest] [capacity]
+//     (default: the first three; capacity takes minutes and is run only when named)
 //     --connections N   fan-out subscribers (env BENCH_CONNECTIONS, default 1000, capped by ulimit -n)
 //     --duration S      fan-out measurement seconds (env BENCH_DURATION, default 20; fanout-random half)
 //     --rate N          fan-out feed quotes/s (env BENCH_RATE, default 2000)
 //     --ingest-rates L  comma list (env BENCH_INGEST_RATES, default 20000,50000,100000,200000)
 //     --step S          seconds per ingest rate (env BENCH_STEP, default 6)
-//     --quick           a smoke run: 200 connections, 5 s windows, two ingest rates
+//     --capacity-target N  capacity: stop at this many connections (env BENCH_CAPACITY_TARGET, default 36000)
+//     --capacity-step N    capacity: connections added per step (env BENCH_CAPACITY_STEP, default 2000)
+//     --capacity-rate N    capacity: feed quotes/s (env BENCH_CAPACITY_RATE, default 3)
+//     --quick           a smoke run: 200 connections, 5 s windows, two ingest rates, capacity to 6000
 //     --no-write        print only, write no result files
 
 import { parseArgs } from "node:util";
 import { findNatsServerBinary } from "../test/helpers/nats-server.js";
+import { runCapacity } from "./capacity.js";
 import { runFanout, type FanoutOptions } from "./fanout.js";
 import { runIngest } from "./ingest.js";
 import { cleanupAll, installCleanupHooks, openFileLimit } from "./lib/processes.js";
 import { fmt, machine, markdownTable, SHARED_NOTE, writeResults, type ScenarioResult } from "./lib/report.js";
 
-const SCENARIOS = ["fanout", "fanout-random", "ingest"] as const;
+const SCENARIOS = ["fanout", "fanout-random", "ingest", "capacity"] as const;
 type Scenario = (typeof SCENARIOS)[number];
+const DEFAULT_SCENARIOS: Scenario[] = ["fanout", "fanout-random", "ingest"];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,6 +35,9 @@ const { values, positionals } = parseArgs({
     rate: { type: "string" },
     "ingest-rates": { type: "string" },
     step: { type: "string" },
+    "capacity-target": { type: "string" },
+    "capacity-step": { type: "string" },
+    "capacity-rate": { type: "string" },
     quick: { type: "boolean", default: false },
     "no-write": { type: "boolean", default: false },
   },
@@ -46,7 +55,7 @@ const quick = values.quick ?? false;
 const log = (s: string) => process.stderr.write(s + "\n");
 
 async function main(): Promise<number> {
-  const chosen = positionals.length === 0 ? [...SCENARIOS] : positionals;
+  const chosen = positionals.length === 0 ? [...DEFAULT_SCENARIOS] : positionals;
   for (const s of chosen) if (!SCENARIOS.includes(s as Scenario)) throw new Error(`unknown scenario ${s}; choose from ${SCENARIOS.join(", ")}`);
 
   // Each client socket is a file descriptor in this process (and one in the server).
@@ -80,6 +89,26 @@ async function main(): Promise<number> {
     if (s === "ingest") {
       results.push(
         await runIngest({ rates, stepSec: num(values.step, "BENCH_STEP", quick ? 4 : 6), universe: 500, connections: 10, flushMs: 50, keepUp: 0.95, freshP99Ms: 250 }, log),
+      );
+    }
+    if (s === "capacity") {
+      results.push(
+        await runCapacity(
+          {
+            target: num(values["capacity-target"], "BENCH_CAPACITY_TARGET", quick ? 6000 : 36_000),
+            step: num(values["capacity-step"], "BENCH_CAPACITY_STEP", 2000),
+            clients: 3,
+            universe: 50,
+            perConnection: 10,
+            rate: num(values["capacity-rate"], "BENCH_CAPACITY_RATE", 3),
+            flushMs: 50,
+            settleSec: 2,
+            windowSec: 5,
+            sampleEvery: 20,
+            p99LimitMs: 2000,
+          },
+          log,
+        ),
       );
     }
   }
