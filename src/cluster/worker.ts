@@ -11,6 +11,7 @@ import { Fanout } from "../stream/fanout.js";
 import { FlushClock } from "../stream/flush-clock.js";
 import { DEFAULT_SYMBOLS } from "../simulator/universe.js";
 import { Drain } from "./drain.js";
+import { connectionBudget, openFileLimit } from "../http/fd-budget.js";
 import { startWarningSummary } from "./warning-summary.js";
 import { Admission } from "./admission.js";
 import { AdmissionClient } from "./admission-ipc.js";
@@ -59,9 +60,12 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
     rejected,
   });
 
+  const fdLimit = openFileLimit();
+  const budget = connectionBudget(fdLimit);
   const app = createApp(uws, {
     fanout,
     admission: admissionGate(cfg),
+    connectionBudget: budget,
     trustProxy: cfg.trustProxy,
     rejected,
     limits: { maxSymbols: cfg.maxSymbols, flushMs: cfg.flushMs },
@@ -83,7 +87,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
   }));
   void ingest.start().catch((err: unknown) => log.error({ err }, "feed ingest stopped"));
 
-  log.info({ port, host: cfg.host, uws: binary }, "worker serving");
+  log.info({ port, host: cfg.host, uws: binary, openFileLimit: fdLimit, connectionBudget: budget }, "worker serving");
   return {
     port,
     registry,

@@ -26,6 +26,8 @@ export interface QuotesRouteDeps {
   readonly rejected: Record<RejectReason, number>;
   /** True once SIGTERM has been received: new subscriptions go elsewhere. */
   isDraining(): boolean;
+  /** Most connections this worker can hold within its file-descriptor limit. */
+  readonly connectionBudget: number;
 }
 
 /** Browsers reconnect after this long (plus jitter) when a stream ends. */
@@ -36,6 +38,8 @@ const decoder = new TextDecoder();
 
 /** `GET /quotes?symbols=…`: validate, admit, answer the SSE headers, hand the socket to the fan-out. */
 export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: HttpRequest) => void {
+  // Subscriptions waiting for the primary's verdict: they hold a descriptor too.
+  const pending = { count: 0 };
   return (res, req) => {
     // HttpRequest is stack-allocated by uWS: read everything from it before anything else.
     const query = req.getQuery() ?? "";
@@ -46,6 +50,10 @@ export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: Htt
     try {
       request = parseQuotesRequest(query, lastEventId, deps.limits);
       if (deps.isDraining()) throw draining(deps);
+      if (deps.fanout.connectionCount + pending.count >= deps.connectionBudget) {
+        deps.rejected.max_connections++;
+        throw new ServiceUnavailableError("this server process is at its file-descriptor limit; retry later", 5 + Math.floor(Math.random() * 10));
+      }
     } catch (err) {
       respondError(res, err);
       return;
@@ -54,9 +62,16 @@ export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: Htt
     // uWS rule: a response not ended inside its handler MUST have onAborted attached before the
     // handler returns, and must never be touched after it fires.
     res.onAborted(() => sub.aborted());
+    pending.count++;
     deps.admission.admit(ip).then(
-      (verdict) => sub.admitted(verdict, request, origin),
-      () => sub.admitted({ ok: true }, request, origin),
+      (verdict) => {
+        pending.count--;
+        sub.admitted(verdict, request, origin);
+      },
+      () => {
+        pending.count--;
+        sub.admitted({ ok: true }, request, origin);
+      },
     );
   };
 }

@@ -13,6 +13,8 @@ export interface QuotecastOptions {
   /** Wait for /readyz 200 (default) or only for the port to answer /healthz. */
   readonly waitReady?: boolean;
   readonly timeoutMs?: number;
+  /** Run under `ulimit -n` of this many open files. */
+  readonly fdLimit?: number;
 }
 
 export interface Quotecast {
@@ -40,11 +42,12 @@ process.on("exit", () => {
 export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast> {
   const port = await freePort();
   const metricsPort = await freePort();
-  const child = spawn(
-    process.execPath,
-    [CLI, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort), "--workers", "1", "--nats", opts.nats, ...(opts.args ?? [])],
-    { env: { ...process.env, LOG_LEVEL: "info", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const argv = [CLI, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort), "--workers", "1", "--nats", opts.nats, ...(opts.args ?? [])];
+  const env = { ...process.env, LOG_LEVEL: "info", ...opts.env };
+  const child =
+    opts.fdLimit === undefined
+      ? spawn(process.execPath, argv, { env, stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("/bin/sh", ["-c", `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, ...argv], { env, stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
