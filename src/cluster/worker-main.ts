@@ -8,6 +8,10 @@ import { startWorker } from "./worker.js";
 export async function workerMain(): Promise<number> {
   const cfg = JSON.parse(process.env[CONFIG_ENV] ?? "{}") as ServeConfig;
   const log = logger.child({ role: "worker" });
+  // A promise nobody awaited (a cleanup that failed, say) must not take every connection of this
+  // worker down with it. A thrown exception still ends the worker: its state may be broken, and
+  // the primary restarts it while its clients resume elsewhere with their Last-Event-ID.
+  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled promise rejection; still serving"));
   const worker = await startWorker(cfg, log);
   // prom-client: the primary's clusterMetrics() asks every worker over IPC, and only workers
   // that constructed an AggregatorRegistry answer; without this the primary times out.

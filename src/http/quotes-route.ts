@@ -109,6 +109,18 @@ class Subscriber {
       respondError(res, err);
       return;
     }
+    try {
+      this.#open(request, origin);
+    } catch {
+      // Past the headers nothing can be answered any more: drop the connection, keep serving.
+      this.#sink?.close();
+      this.#finish();
+    }
+  }
+
+  #open(request: QuotesRequest, origin: string): void {
+    const deps = this.deps;
+    const res = this.res;
     const sink = (this.#sink = new UwsSink(res));
     // Outside the request handler now (after an await): cork, or each header is its own syscall.
     res.cork(() => {
