@@ -162,9 +162,9 @@ export async function runIngest(o: IngestOptions, log: (s: string) => void): Pro
     rows,
     details: [
       table.join("\n"),
-      "Rates are over the feed's own publishing time. quotecast reads the JetStream stream (one message kept per subject), " +
-        "so when it lags, superseded quotes are skipped: received below published is conflation, and the latest price of " +
-        "every symbol still arrives; p50/p99 are publish-to-receive at the subscribed connections. The baseline reads core NATS.",
+      "Rates are over the feed's own publishing time. quotecast follows what the JetStream stream republishes (every " +
+        "stored quote, with its stream sequence), so the file store is in its path; the baseline subscribes to core NATS. " +
+        "p50/p99 are publish-to-receive at the subscribed connections.",
     ],
   };
 }
