@@ -177,7 +177,7 @@ export class FeedIngest {
       done();
       if (!keepFollowing) return;
     }
-    this.#catchUp = await consumer.consume({
+    const messages = await consumer.consume({
       max_messages: PULL_BATCH,
       // Notice a silent server within seconds rather than the default 30 s.
       expires: 5_000,
@@ -188,6 +188,10 @@ export class FeedIngest {
         if (m.info.pending === 0) done();
       },
     });
+    // Messages may arrive before consume() resolves: if the catch-up already finished (or was
+    // superseded), this consumer must not keep pulling the whole feed a second time.
+    if (generation !== this.#generation) void messages.close().catch(() => undefined);
+    else this.#catchUp = messages;
   }
 
   async #connectWithRetry(): Promise<NatsConnection | null> {
