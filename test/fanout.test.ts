@@ -39,7 +39,7 @@ class MemorySink implements Sink {
 }
 
 const EPOCH = "abc";
-const opts: FanoutOptions = { flushMs: 50, heartbeatMs: 1000, heartbeatSweepMs: 100, slowConsumerMs: 500 };
+const opts: FanoutOptions = { heartbeatMs: 1000, heartbeatSweepMs: 100, slowConsumerMs: 500 };
 
 function setup(o: Partial<FanoutOptions> = {}) {
   const values = new LastValues();

@@ -32,10 +32,10 @@ export interface RunningWorker {
 export async function startWorker(cfg: ServeConfig, log: Logger): Promise<RunningWorker> {
   const { uws, binary } = loadNativeUws();
   const values = new LastValues();
+  const sweepMs = heartbeatSweepMs(cfg.heartbeatMs);
   const fanout = new Fanout(values, {
-    flushMs: cfg.flushMs,
     heartbeatMs: cfg.heartbeatMs,
-    heartbeatSweepMs: heartbeatSweepMs(cfg.heartbeatMs),
+    heartbeatSweepMs: sweepMs,
     slowConsumerMs: cfg.slowConsumerMs,
   });
   const invalid = Object.fromEntries(INVALID_REASONS.map((r) => [r, 0])) as Record<InvalidReason, number>;
@@ -78,7 +78,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
   const port = uws.us_socket_local_port(listenSocket);
 
   const clock = new FlushClock(cfg.flushMs, (now) => fanout.tick(now));
-  const heartbeat = setInterval(() => fanout.heartbeat(performance.now()), heartbeatSweepMs(cfg.heartbeatMs));
+  const heartbeat = setInterval(() => fanout.heartbeat(performance.now()), sweepMs);
   clock.start();
   const stopWarnings = startWarningSummary(log, () => ({
     slowConsumerDisconnects: fanout.counters.slowConsumerDisconnects,

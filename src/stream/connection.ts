@@ -38,7 +38,6 @@ export class Connection {
   snapshotSeq = -1;
 
   constructor(
-    readonly id: number,
     readonly group: SubscriptionGroup,
     readonly sink: Sink,
     /** The `Last-Event-ID` the client sent, if any. */

@@ -6,8 +6,6 @@ import { StreamCounters } from "./stream-counters.js";
 import { SubscriptionGroup } from "./subscription-group.js";
 
 export interface FanoutOptions {
-  /** Coalescing window: the least time between two quotes events on one connection. */
-  readonly flushMs: number;
   /** Longest silence before a comment line is sent. */
   readonly heartbeatMs: number;
   /** How often `heartbeat()` is called, so a silence never exceeds `heartbeatMs`. */
@@ -43,7 +41,6 @@ export class Fanout {
   /** Connections waiting for the first full load of last values before their snapshot. */
   readonly #parked = new Set<Connection>();
   #epoch: string | null = null;
-  #nextId = 1;
 
   constructor(values: LastValues, opts: FanoutOptions) {
     this.#values = values;
@@ -56,11 +53,6 @@ export class Fanout {
 
   get groupCount(): number {
     return this.#groups.size;
-  }
-
-  /** True once the last values have been loaded and snapshots can be served. */
-  get ready(): boolean {
-    return this.#epoch !== null;
   }
 
   /** The id of an event built now: the stream position this worker has applied. */
@@ -81,7 +73,7 @@ export class Fanout {
   /** A new subscriber. Its snapshot goes out at once, or as soon as the last values are loaded. */
   open(symbols: readonly string[], intervalMs: number, resumeId: string | undefined, sink: Sink, now: number): Connection {
     const group = this.#groupFor(symbols, intervalMs);
-    const conn = new Connection(this.#nextId++, group, sink, resumeId, now);
+    const conn = new Connection(group, sink, resumeId, now);
     group.members.add(conn);
     this.#connections.add(conn);
     if (this.#epoch === null) this.#parked.add(conn);
@@ -118,7 +110,7 @@ export class Fanout {
 
   /** The socket drained what it held: it may be written again (from the next tick on). */
   onWritable(conn: Connection): void {
-    if (conn.congestedSince < 0) return;
+    if (!conn.congested) return;
     conn.congestedSince = -1;
     this.#congested.delete(conn);
   }
@@ -136,7 +128,7 @@ export class Fanout {
         this.#dirtyGroups.delete(group);
       }
       for (const conn of this.#owed) {
-        if (conn.congestedSince >= 0 || now - conn.lastEventAt < conn.group.intervalMs) continue;
+        if (conn.congested || now - conn.lastEventAt < conn.group.intervalMs) continue;
         this.#flushOwed(conn, id, now, wallNow);
       }
     }
@@ -149,7 +141,7 @@ export class Fanout {
     const due = this.#opts.heartbeatMs - this.#opts.heartbeatSweepMs;
     for (const conn of this.#connections) {
       // Never write to a congested socket, not even a comment: see Sink.
-      if (conn.congestedSince >= 0 || now - conn.lastWriteAt < due) continue;
+      if (conn.congested || now - conn.lastWriteAt < due) continue;
       this.#write(conn, HEARTBEAT, now);
       this.counters.heartbeatsSent++;
     }
@@ -212,7 +204,7 @@ export class Fanout {
           continue;
         }
       }
-      if (conn.congestedSince >= 0 || conn.pending !== null || now - conn.lastEventAt < group.intervalMs) {
+      if (conn.congested || conn.pending !== null || now - conn.lastEventAt < group.intervalMs) {
         conn.owe(group.dirty);
         this.#owed.add(conn);
         continue;
