@@ -37,8 +37,7 @@ async function main(argv: string[]): Promise<number> {
       const cfg = parseServeConfig(rest, process.env);
       // Fail here, once, with a clear message, rather than in every worker.
       const { binary } = loadNativeUws();
-      const { authHs256Secret, ...shown } = cfg;
-      logger.info({ config: { ...shown, authHs256Secret: authHs256Secret === undefined ? undefined : "[redacted]" }, uws: binary }, "quotecast serve starting");
+      logger.info({ config: cfg, uws: binary }, "quotecast serve starting");
       return runPrimary(cfg, logger.child({ role: "primary" }));
     }
     case "feed":

@@ -14,7 +14,10 @@ export const logger: Logger = pino(
     level: process.env.LOG_LEVEL ?? "info",
     base: { pid: process.pid },
     // Tokens must never reach a log line, wherever a caller puts them.
-    redact: { paths: ["token", "*.token", "authorization", "*.authorization", "req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
+    redact: {
+      paths: ["token", "*.token", "authorization", "*.authorization", "req.headers.authorization", "req.headers.cookie", "config.authHs256Secret"],
+      censor: "[redacted]",
+    },
   },
   destination,
 );
