@@ -62,9 +62,10 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
 
   const fdLimit = openFileLimit();
   const budget = connectionBudget(fdLimit);
+  const admission = admissionGate(cfg);
   const app = createApp(uws, {
     fanout,
-    admission: admissionGate(cfg),
+    admission,
     connectionBudget: budget,
     trustProxy: cfg.trustProxy,
     rejected,
@@ -82,6 +83,8 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
   clock.start();
   const stopWarnings = startWarningSummary(log, () => ({
     slowConsumerDisconnects: fanout.counters.slowConsumerDisconnects,
+    // Connections let in without the primary's verdict because it did not answer in time.
+    admissionTimeouts: admission.timeouts,
     ...prefixed("invalidFeedMessages.", invalid),
     ...prefixed("rejectedConnections.", rejected),
   }));
@@ -111,10 +114,11 @@ function prefixed(prefix: string, counts: Record<string, number>): Record<string
 }
 
 /** The primary decides for the whole server; a worker run on its own decides for itself. */
-function admissionGate(cfg: ServeConfig): AdmissionGate {
+function admissionGate(cfg: ServeConfig): AdmissionGate & { readonly timeouts: number } {
   if (process.send !== undefined) return new AdmissionClient();
   const local = new Admission(cfg);
   return {
+    timeouts: 0,
     admit: (ip) => Promise.resolve(local.admit(ip, Date.now())),
     release: (ip) => local.release(ip),
   };
