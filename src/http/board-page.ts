@@ -30,6 +30,7 @@ export function boardPage(defaultSymbols: readonly string[]): string {
   <span id="form-error" class="form-error" role="alert"></span>
 </form>
 <table id="board">
+  <colgroup><col class="sym"><col class="num"><col class="num"><col class="num"><col class="num"><col class="num"><col class="actions"></colgroup>
   <thead><tr><th>Symbol</th><th>Bid</th><th>Ask</th><th>Last</th><th>Change</th><th>Change %</th><th><span class="sr-only">Remove</span></th></tr></thead>
   <tbody id="rows"></tbody>
 </table>
