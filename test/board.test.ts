@@ -99,6 +99,23 @@ t.test("board - add and remove symbols, reflected in the URL", async (t) => {
   t.same(problems.errors, [], "no console errors");
 });
 
+t.test("board - rows off screen catch up with their latest quote when scrolled into view", async (t) => {
+  const syms = Array.from({ length: 40 }, (_, i) => `OFF${i}`);
+  const { page, problems } = await openBoard(t, `/?symbols=${syms.join(",")}`);
+  await page.setViewportSize({ width: 900, height: 300 });
+  const bottom = page.locator('tr[data-sym="OFF39"]');
+  t.ok((await bottom.boundingBox())!.y > 300, "the last row starts below the viewport");
+  pub.quote("OFF39", { last: 1 });
+  pub.quote("OFF39", { last: 2 });
+  const latest = pub.quote("OFF39", { last: 3.5 });
+  pub.quote("OFF0", { last: 7 });
+  await page.waitForFunction(() => document.querySelector('tr[data-sym="OFF0"] td.last')?.textContent === "7.00", undefined, { timeout: 2000 });
+  await bottom.scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.querySelector('tr[data-sym="OFF39"] td.last')?.textContent === "3.50", undefined, { timeout: 1000 });
+  t.equal(await cell(page, "OFF39", "bid").textContent(), latest.bid.toFixed(2), "the latest quote, not an earlier one");
+  t.same(problems.errors, [], "no console errors");
+});
+
 t.test("board - recovers by itself after the server is killed and restarted, with the latest values", async (t) => {
   const syms = ["BRA", "BRB", "BRC"];
   for (const s of syms) pub.quote(s, { last: 10 });
