@@ -1,4 +1,4 @@
-import t from "tap";
+import t, { type Test } from "tap";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type ConsoleMessage, type Page } from "playwright-core";
@@ -36,7 +36,7 @@ interface Problems {
 }
 
 /** A page on the board with every console error and uncaught exception collected. */
-async function openBoard(t: Tap.Test, path: string): Promise<{ page: Page; problems: Problems }> {
+async function openBoard(t: Test, path: string): Promise<{ page: Page; problems: Problems }> {
   const page = await browser.newPage({ viewport: { width: 900, height: 560 } });
   t.teardown(() => page.close());
   const problems: Problems = { errors: [] };
@@ -112,7 +112,7 @@ t.test("board - rows off screen catch up with their latest quote when scrolled i
   await page.waitForFunction(() => document.querySelector('tr[data-sym="OFF0"] td.last')?.textContent === "7.00", undefined, { timeout: 2000 });
   await bottom.scrollIntoViewIfNeeded();
   await page.waitForFunction(() => document.querySelector('tr[data-sym="OFF39"] td.last')?.textContent === "3.50", undefined, { timeout: 1000 });
-  t.equal(await cell(page, "OFF39", "bid").textContent(), latest.bid.toFixed(2), "the latest quote, not an earlier one");
+  t.equal(await cell(page, "OFF39", "bid").textContent(), (latest.bid as number).toFixed(2), "the latest quote, not an earlier one");
   t.same(problems.errors, [], "no console errors");
 });
 
@@ -133,7 +133,7 @@ t.test("board - recovers by itself after the server is killed and restarted, wit
   await waitFor(async () => (await cell(page, "BRC", "last").textContent()) === "22.75", 5000, "BRC's quote after the restart");
   for (const [sym, q] of Object.entries({ ...latest, BRC: latestC })) {
     t.equal(await cell(page, sym, "last").textContent(), (q.last as number).toFixed(2), `${sym} last is the latest published`);
-    t.equal(await cell(page, sym, "bid").textContent(), q.bid.toFixed(2), `${sym} bid is the latest published`);
+    t.equal(await cell(page, sym, "bid").textContent(), (q.bid as number).toFixed(2), `${sym} bid is the latest published`);
     t.equal(await cell(page, sym, "ask").textContent(), (q.ask as number).toFixed(2), `${sym} ask is the latest published`);
   }
   t.same(problems.errors.filter(notOutageNoise), [], "no console errors");

@@ -1,4 +1,4 @@
-import t from "tap";
+import t, { type Test } from "tap";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { subscribe } from "../src/client/index.js";
 import { HttpStatusError } from "../src/client/errors.js";
@@ -8,7 +8,7 @@ import { TestPublisher } from "./helpers/publisher.js";
 import { startQuotecast, waitFor } from "./helpers/quotecast.js";
 
 /** A plain HTTP server on a free port, closed when the test ends. */
-async function httpServer(t: Tap.Test, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+async function httpServer(t: Test, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   const server = createServer(handler);
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
