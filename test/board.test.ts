@@ -1,5 +1,5 @@
 import t, { type Test } from "tap";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type ConsoleMessage, type Page } from "playwright-core";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
@@ -11,6 +11,7 @@ import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js"
 const ARTIFACTS = fileURLToPath(new URL("./artifacts/", import.meta.url));
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ARGS = ["--flush-ms", "20"];
+const CHROMIUM = "/usr/bin/chromium";
 
 let nats: NatsServer;
 let pub: TestPublisher;
@@ -18,10 +19,11 @@ let qc: Quotecast;
 let browser: Browser;
 
 t.before(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`the board tests need Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run installs it)`);
   nats = await startNatsServer();
   pub = await TestPublisher.connect(nats.url);
   qc = await startQuotecast({ nats: nats.url, args: ARGS });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
 t.teardown(async () => {
