@@ -1,11 +1,12 @@
 import { HeadersTooLargeError, UriTooLongError } from "./errors.js";
 
 /**
- * Size limits every request meets before any work is done for it. uWebSockets.js 20.30 itself
- * only resets the connection when headers overflow its buffer (UWS_HTTP_MAX_HEADERS_SIZE, set
- * above these limits in uws.ts), ignores a request with more than 49 headers until its 10 s
- * idle timeout closes it, and answers nothing. These limits sit below that, so that a client
- * that merely overdoes it gets a status it can understand.
+ * Size limits every request meets before any work is done for it. uWebSockets.js 20.30 (the
+ * trufflesuite build) answers nothing itself: a request whose head arrives in several reads is
+ * reset once it passes 4 KiB (UWS_HTTP_MAX_HEADERS_SIZE is not read by this build), one with
+ * more than 49 headers or that is not HTTP is ignored until its ~10 s timeout for unfinished
+ * requests closes it. A head that arrives in one read reaches us whole whatever its size; these
+ * limits answer it with a status the client can understand (test/request-limits.test.ts).
  */
 export interface RequestLimits {
   /** Path plus query string, in bytes. */

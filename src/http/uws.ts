@@ -18,15 +18,7 @@ export interface NativeUws {
   readonly binary: string;
 }
 
-/**
- * uWS's buffer for a request whose headers arrive in several reads; beyond it the connection is
- * reset without an answer. Kept above request-limits.ts so that those limits answer 414/431
- * first. Read once, when the addon loads; an operator's own setting wins.
- */
-export const UWS_HEADER_BUFFER_BYTES = 40_960;
-
 export function loadNativeUws(): NativeUws {
-  process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(UWS_HEADER_BUFFER_BYTES);
   const uws = require("uWebSockets.js") as typeof UWS;
   // The native addon's functions are C++ bindings; the fallback's are JavaScript.
   const isNative = /\[native code\]/.test(Function.prototype.toString.call(uws.App));
