@@ -314,7 +314,7 @@ async function main() {
     const token = await new SignJWT({ symbols: ["FZ*"] }).setProtectedHeader({ alg: "HS256" }).setSubject("fuzz").setExpirationTime(Math.floor(Date.now() / 1000) + 3600).sign(SECRET_KEY);
 
     // Warm up (JIT, buffers), then take the baseline.
-    for (let i = 0; i < 50; i++) await rawSend(qc.port, [validRequest("/healthz")], { holdMs: 500 });
+    for (let i = 0; i < 50; i++) await (await fetch(`http://127.0.0.1:${qc.port}/healthz`)).text();
     await sleep(500);
     const baselineRss = rssBytes(pids);
     say(`fuzz: seed ${SEED}, ${DURATION_MS / 1000} s, concurrency ${CONCURRENCY}, workers ${pids.join(",")}, baseline RSS ${(baselineRss / 2 ** 20).toFixed(1)} MiB`);
