@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { Entitlements } from "../src/auth/entitlements.js";
 import { findToken } from "../src/auth/token-source.js";
+import { createTokenVerifier } from "../src/auth/token-verifier.js";
 import { SYMBOL_PATTERN } from "../src/feed/symbol.js";
 import { validateQuote } from "../src/feed/validate.js";
 import { decideOrigin } from "../src/http/cors.js";
@@ -147,4 +148,23 @@ t.test("hostile input - entitlements agree with a reference model; token and ori
     params,
   );
   t.pass();
+});
+
+t.test("hostile input - the token verifier answers every string with a failure reason, never a throw or a grant", async (t) => {
+  const verifier = createTokenVerifier({ hs256Secret: "0123456789abcdef0123456789abcdef" })!;
+  const b64 = (v: unknown) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");
+  const header = fc.oneof(fc.constant({ alg: "HS256" }), fc.constant({ alg: "none" }), fc.constant({ alg: "RS256" }), fc.jsonValue({ maxDepth: 2 }));
+  const claims = fc.oneof(fc.record({ exp: fc.oneof(fc.integer(), fc.double(), anyString), symbols: fc.oneof(fc.array(symbolish), anyString) }), fc.jsonValue({ maxDepth: 2 }));
+  const jwtShaped = fc.tuple(header, claims, fc.oneof(anyString.map(b64), fc.constant(""))).map(([h, c, sig]) => `${b64(h)}.${b64(c)}.${sig}`);
+  const reasons = new Set<string>();
+  await fc.assert(
+    fc.asyncProperty(fc.oneof(anyString, jwtShaped), async (token) => {
+      const v = await verifier.verify(token);
+      if (v.ok) return false;
+      reasons.add(v.reason);
+      return true;
+    }),
+    params,
+  );
+  t.ok(reasons.has("malformed") && reasons.has("bad_signature"), `reasons seen: ${[...reasons].join(", ")}`);
 });
