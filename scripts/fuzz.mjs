@@ -6,8 +6,8 @@
 //
 // It starts its own nats-server (temp store, free port) and `quotecast serve --workers 2` (free
 // ports, HS256 authentication on, a CORS allowlist), never the shared server on 4222. After the
-// attack it checks: the same worker pids are alive, no connection is left open, RSS is back near
-// its baseline, and a good client receives every quote published afterwards, in events the
+// attack it checks: the same worker pids are alive, no connection or descriptor is left open, RSS
+// is back near its baseline, and a good client receives every quote published afterwards, in events the
 // server meant (snapshot/quotes only). Prints counts per input kind; exits 1 when a check fails.
 
 import { spawn } from "node:child_process";
@@ -130,6 +130,12 @@ function workerPids(pid) {
     }
   }
   return out.sort((a, b) => a - b);
+}
+
+function openFds(pids) {
+  let n = 0;
+  for (const pid of pids) n += readdirSync(`/proc/${pid}/fd`).length;
+  return n;
 }
 
 function rssBytes(pids) {
@@ -317,6 +323,7 @@ async function main() {
     for (let i = 0; i < 50; i++) await (await fetch(`http://127.0.0.1:${qc.port}/healthz`)).text();
     await sleep(500);
     const baselineRss = rssBytes(pids);
+    const baselineFds = openFds(pids);
     say(`fuzz: seed ${SEED}, ${DURATION_MS / 1000} s, concurrency ${CONCURRENCY}, workers ${pids.join(",")}, baseline RSS ${(baselineRss / 2 ** 20).toFixed(1)} MiB`);
 
     const deadline = Date.now() + DURATION_MS;
@@ -365,6 +372,10 @@ async function main() {
     let rss = rssBytes(alive);
     await waitUntil(() => (rss = rssBytes(alive)) <= limit, 20_000, "RSS back near baseline").catch(() => undefined);
     checks.memoryNearBaseline = rss <= limit;
+    // Every attack socket is closed on our side; the workers must have let go of them too.
+    let fds = openFds(alive);
+    await waitUntil(() => (fds = openFds(alive)) <= baselineFds + 2, 15_000, "descriptors back to baseline").catch(() => undefined);
+    checks.descriptorsBackToBaseline = fds <= baselineFds + 2;
 
     // A good client gets every quote published from now on. Each goes to its own symbol, so none
     // may be conflated away.
@@ -404,6 +415,8 @@ async function main() {
       outcomes,
       baselineRssMiB: +(baselineRss / 2 ** 20).toFixed(1),
       finalRssMiB: +(rss / 2 ** 20).toFixed(1),
+      baselineFds,
+      finalFds: fds,
       quotesReceived: got.size,
       checks,
       failures: failures.slice(0, 20),
@@ -413,7 +426,7 @@ async function main() {
     if (opt.json) console.log(JSON.stringify(report));
     else {
       for (const kind of Object.keys(counts).sort()) say(`  ${kind.padEnd(20)} ${String(counts[kind]).padStart(7)}  ${JSON.stringify(outcomes[kind])}`);
-      say(`  total ${report.inputs} inputs; RSS ${report.baselineRssMiB} -> ${report.finalRssMiB} MiB; good client got ${got.size}/${symbols.length} quotes`);
+      say(`  total ${report.inputs} inputs; RSS ${report.baselineRssMiB} -> ${report.finalRssMiB} MiB; worker descriptors ${baselineFds} -> ${fds}; good client got ${got.size}/${symbols.length} quotes`);
       for (const [name, pass] of Object.entries(checks)) say(`  ${pass ? "ok  " : "FAIL"} ${name}`);
       for (const f of report.failures) say(`  failure: ${f}`);
       if (!ok && qc) say(qc.output().slice(-3000));
