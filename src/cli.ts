@@ -7,6 +7,7 @@ import { runPrimary } from "./cluster/primary.js";
 import { workerMain } from "./cluster/worker-main.js";
 import { loadNativeUws } from "./http/uws.js";
 import { runFeed } from "./simulator/run-feed.js";
+import { createTokenVerifier } from "./auth/token-verifier.js";
 
 const USAGE = `usage: quotecast <command> [options]
 
@@ -35,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       const cfg = parseServeConfig(rest, process.env);
+      // An unreadable key or a short secret stops the start here, once, not in every worker.
+      createTokenVerifier({ hs256Secret: cfg.authHs256Secret, publicKeyFile: cfg.authPublicKey });
       // Fail here, once, with a clear message, rather than in every worker.
       const { binary } = loadNativeUws();
       logger.info({ config: cfg, uws: binary }, "quotecast serve starting");

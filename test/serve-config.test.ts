@@ -152,7 +152,10 @@ t.test("serve-config - a NATS list with no URL is refused", async (t) => {
   t.equal(configError(["--nats", " , "]), "--nats needs at least one server URL");
 });
 
-t.test("serve-config - authentication options fail closed until authentication exists", async (t) => {
-  t.throws(() => parseServeConfig(["--auth-hs256-secret", "s3cret"], {}), { name: "ConfigError", message: /not implemented yet/ });
-  t.throws(() => parseServeConfig([], { QUOTECAST_AUTH_PUBLIC_KEY: "/etc/quotecast/jwks.json" }), { name: "ConfigError", message: /not implemented yet/ });
+t.test("serve-config - authentication and CORS options are checked", async (t) => {
+  t.equal(parseServeConfig(["--auth-hs256-secret", "s3cret"], {}).authHs256Secret, "s3cret");
+  t.equal(parseServeConfig([], { QUOTECAST_AUTH_PUBLIC_KEY: "/etc/qc/jwks.json" }).authPublicKey, "/etc/qc/jwks.json");
+  t.throws(() => parseServeConfig(["--auth-hs256-secret", "s3cret", "--auth-public-key", "/k.pem"], {}), { name: "ConfigError", message: /not both/ });
+  t.throws(() => parseServeConfig(["--cors-origins", "https://a.example/path"], {}), { name: "ConfigError", message: /exact origins/ });
+  t.same(parseServeConfig(["--cors-origins", "*"], {}).corsOrigins, ["*"]);
 });

@@ -17,6 +17,10 @@ import { Admission } from "./admission.js";
 import { AdmissionClient } from "./admission-ipc.js";
 import type { AdmissionGate } from "../http/quotes-route.js";
 import type { Registry } from "prom-client";
+import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/auth-failure.js";
+import { ExpiryWheel } from "../auth/expiry-wheel.js";
+import { createTokenVerifier } from "../auth/token-verifier.js";
+import type { ExpiringStream, SubscriptionAuth } from "../http/quotes-route.js";
 
 export interface RunningWorker {
   readonly port: number;
@@ -40,6 +44,9 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
   });
   const invalid = Object.fromEntries(INVALID_REASONS.map((r) => [r, 0])) as Record<InvalidReason, number>;
   const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  const authFailures = Object.fromEntries(AUTH_FAILURE_REASONS.map((r) => [r, 0])) as Record<AuthFailureReason, number>;
+  const verifier = createTokenVerifier({ hs256Secret: cfg.authHs256Secret, publicKeyFile: cfg.authPublicKey });
+  const auth: SubscriptionAuth | null = verifier === null ? null : { verifier, expiry: new ExpiryWheel<ExpiringStream>(EXPIRY_SWEEP_MS) };
   const ingest = new FeedIngest(
     values,
     {
@@ -58,6 +65,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
     natsConnected: () => ingest.connected,
     invalid,
     rejected,
+    authFailures,
   });
 
   const fdLimit = openFileLimit();
@@ -69,6 +77,8 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
     connectionBudget: budget,
     trustProxy: cfg.trustProxy,
     rejected,
+    auth,
+    authFailures,
     limits: { maxSymbols: cfg.maxSymbols, flushMs: cfg.flushMs },
     corsOrigins: cfg.corsOrigins,
     defaultSymbols: DEFAULT_SYMBOLS,
@@ -80,6 +90,10 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
 
   const clock = new FlushClock(cfg.flushMs, (now) => fanout.tick(now));
   const heartbeat = setInterval(() => fanout.heartbeat(performance.now()), sweepMs);
+  // One timer per worker ends every stream whose token has expired (at most EXPIRY_SWEEP_MS late).
+  const expirySweep = auth === null ? undefined : setInterval(() => {
+    for (const stream of auth.expiry.due(Date.now())) stream.expire();
+  }, EXPIRY_SWEEP_MS);
   clock.start();
   const stopWarnings = startWarningSummary(log, () => ({
     slowConsumerDisconnects: fanout.counters.slowConsumerDisconnects,
@@ -87,6 +101,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
     admissionTimeouts: admission.timeouts,
     ...prefixed("invalidFeedMessages.", invalid),
     ...prefixed("rejectedConnections.", rejected),
+    ...prefixed("authFailures.", authFailures),
   }));
   void ingest.start().catch((err: unknown) => log.error({ err }, "feed ingest stopped"));
 
@@ -101,6 +116,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
       uws.us_listen_socket_close(listenSocket);
       clock.stop();
       clearInterval(heartbeat);
+      clearInterval(expirySweep);
       stopWarnings();
       await ingest.stop();
     },
@@ -112,6 +128,9 @@ function prefixed(prefix: string, counts: Record<string, number>): Record<string
   for (const key in counts) out[prefix + key] = counts[key]!;
   return out;
 }
+
+/** How often streams are checked for an expired token: they close at most this long after `exp`. */
+const EXPIRY_SWEEP_MS = 250;
 
 /** The primary decides for the whole server; a worker run on its own decides for itself. */
 function admissionGate(cfg: ServeConfig): AdmissionGate & { readonly timeouts: number } {

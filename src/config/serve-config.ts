@@ -104,9 +104,11 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const cfg = out as unknown as ServeConfig;
   if (cfg.natsServers.length === 0) throw new ConfigError("--nats needs at least one server URL");
-  if (cfg.authHs256Secret !== undefined || cfg.authPublicKey !== undefined) {
-    // Fail closed: starting without the authentication the operator asked for would be worse.
-    throw new ConfigError("authentication (--auth-hs256-secret, --auth-public-key) is not implemented yet; quotecast will not serve unauthenticated when it was asked to authenticate");
+  if (cfg.authHs256Secret !== undefined && cfg.authPublicKey !== undefined) {
+    throw new ConfigError("give either --auth-hs256-secret or --auth-public-key, not both");
+  }
+  if (cfg.corsOrigins.some((o) => o !== "*" && !/^https?:\/\/[^/\s]+$/i.test(o))) {
+    throw new ConfigError(`--cors-origins takes exact origins such as https://app.example.com (scheme, host, optional port; no path), or *; got ${JSON.stringify(cfg.corsOrigins.join(","))}`);
   }
   if (cfg.metricsPort !== 0 && cfg.metricsPort === cfg.port) {
     throw new ConfigError(`--metrics-port ${cfg.metricsPort} is the same as --port: choose another`);

@@ -2,7 +2,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import type * as UWS from "uWebSockets.js";
 import { MethodNotAllowedError, NotFoundError } from "./errors.js";
 import { boardAssetRoute, boardPageRoute, loadBoardAssets } from "./board-route.js";
-import { quotesRoute, type QuotesRouteDeps } from "./quotes-route.js";
+import { checkRequestLimits } from "./request-limits.js";
+import { quotesPreflight, quotesRoute, type QuotesRouteDeps } from "./quotes-route.js";
 import { respond, respondError } from "./respond.js";
 
 export interface AppDeps extends QuotesRouteDeps {
@@ -18,6 +19,7 @@ type Handler = (res: HttpResponse, req: HttpRequest) => void;
 export function createApp(uws: typeof UWS, deps: AppDeps): TemplatedApp {
   const app = uws.App();
   const board = loadBoardAssets(deps.defaultSymbols);
+  app.options("/quotes", limited(quotesPreflight(deps)));
   route(app, "/quotes", quotesRoute(deps));
   route(app, "/healthz", (res) => respond(res, 200, "application/json", '{"status":"ok"}'));
   route(app, "/readyz", (res) => {
@@ -26,19 +28,20 @@ export function createApp(uws: typeof UWS, deps: AppDeps): TemplatedApp {
   });
   route(app, "/", boardPageRoute(board), { head: true });
   route(app, "/assets/*", boardAssetRoute(board), { head: true });
-  app.any("/*", (res, req) => respondError(res, new NotFoundError(safePath(req.getUrl()))));
+  // getUrl() is the path without the query string, so a `token` parameter is never echoed.
+  app.any("/*", limited((res, req) => respondError(res, new NotFoundError(safePath(req.getUrl())))));
   return app;
 }
 
 /**
  * GET on `path` (and HEAD when `head`: the handler must then send headers only); any other method
- * gets 405 with an Allow header.
+ * gets 405 with an Allow header. Request limits are checked before any of it.
  */
 function route(app: TemplatedApp, path: string, handler: Handler, opts: { head?: boolean } = {}): void {
-  app.get(path, guarded(handler));
-  if (opts.head) app.head(path, guarded(handler));
+  app.get(path, limited(guarded(handler)));
+  if (opts.head) app.head(path, limited(guarded(handler)));
   const allowed = opts.head ? ["GET", "HEAD"] : ["GET"];
-  app.any(path, (res, req) => respondError(res, new MethodNotAllowedError(req.getMethod(), allowed)));
+  app.any(path, limited((res, req) => respondError(res, new MethodNotAllowedError(req.getMethod(), allowed))));
 }
 
 /** A throw inside a uWS callback must never reach uWS: answer 500 and keep serving. */
@@ -53,6 +56,29 @@ function guarded(handler: Handler): Handler {
         // The response was already ended or aborted: nothing more to say to this client.
       }
     }
+  };
+}
+
+/**
+ * Oversized requests are answered 414/431 before their handler runs. Counting the headers walks
+ * them once: cheap next to anything a handler does, and it is per request, not per frame.
+ */
+function limited(handler: Handler): Handler {
+  return (res, req) => {
+    const target = req.getUrl().length + (req.getQuery()?.length ?? -1) + 1;
+    let count = 0;
+    let bytes = 0;
+    req.forEach((name, value) => {
+      count++;
+      bytes += name.length + value.length + 4;
+    });
+    try {
+      checkRequestLimits(target, count, bytes);
+    } catch (err) {
+      respondError(res, err);
+      return;
+    }
+    handler(res, req);
   };
 }
 

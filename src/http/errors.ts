@@ -18,6 +18,35 @@ export class BadRequestError extends HttpError {
   }
 }
 
+/** No usable token. `WWW-Authenticate` tells the client which scheme to use (RFC 6750). */
+export class UnauthorizedError extends HttpError {
+  override readonly name = "UnauthorizedError";
+  constructor(message: string, invalidToken: boolean) {
+    super(401, message, { "WWW-Authenticate": invalidToken ? 'Bearer error="invalid_token"' : "Bearer" });
+  }
+}
+
+export class ForbiddenError extends HttpError {
+  override readonly name = "ForbiddenError";
+  constructor(message: string) {
+    super(403, message);
+  }
+}
+
+export class UriTooLongError extends HttpError {
+  override readonly name = "UriTooLongError";
+  constructor(length: number, max: number) {
+    super(414, `request target is ${length} bytes long; at most ${max} are accepted`);
+  }
+}
+
+export class HeadersTooLargeError extends HttpError {
+  override readonly name = "HeadersTooLargeError";
+  constructor(message: string) {
+    super(431, message);
+  }
+}
+
 export class NotFoundError extends HttpError {
   override readonly name = "NotFoundError";
   constructor(path: string) {
@@ -53,6 +82,8 @@ export const STATUS_LINES: Readonly<Record<number, string>> = {
   403: "403 Forbidden",
   404: "404 Not Found",
   405: "405 Method Not Allowed",
+  414: "414 URI Too Long",
+  431: "431 Request Header Fields Too Large",
   500: "500 Internal Server Error",
   503: "503 Service Unavailable",
 };

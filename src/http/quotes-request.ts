@@ -11,6 +11,8 @@ export interface QuotesRequest {
   readonly intervalMs: number;
   /** The id the client last saw, from `Last-Event-ID` or `lastEventId`; undefined when none. */
   readonly lastEventId: string | undefined;
+  /** The `token` query parameter (for EventSource, which cannot set headers); never logged. */
+  readonly queryToken: string | undefined;
 }
 
 export interface QuotesRequestLimits {
@@ -37,7 +39,8 @@ export function parseQuotesRequest(query: string, lastEventIdHeader: string, lim
   const symbols = parseSymbols(params.getAll("symbols"), limits.maxSymbols);
   const intervalMs = parseInterval(params.get("interval"), limits.flushMs);
   const lastEventId = lastEventIdHeader || params.get("lastEventId") || undefined;
-  return { symbols, intervalMs, lastEventId };
+  const queryToken = params.get("token") ?? undefined;
+  return { symbols, intervalMs, lastEventId, queryToken };
 }
 
 function parseSymbols(values: string[], maxSymbols: number): string[] {

@@ -1,13 +1,18 @@
 import type { HttpRequest, HttpResponse } from "uWebSockets.js";
+import type { AuthFailureReason } from "../auth/auth-failure.js";
+import { AuthFailure, authorize, tokenFailure, type TokenCarriers } from "../auth/authorize.js";
+import type { ExpiryWheel } from "../auth/expiry-wheel.js";
+import type { Grant, TokenVerifier } from "../auth/token-verifier.js";
 import type { Verdict } from "../cluster/admission.js";
 import type { RejectReason } from "../metrics/worker-metrics.js";
 import type { Connection } from "../stream/connection.js";
 import type { Fanout } from "../stream/fanout.js";
 import { retryField } from "../stream/sse-frames.js";
 import { clientAddress } from "./client-address.js";
-import { ServiceUnavailableError } from "./errors.js";
+import { corsHeaders, decideOrigin, PREFLIGHT_HEADERS, type OriginDecision } from "./cors.js";
+import { ForbiddenError, ServiceUnavailableError } from "./errors.js";
 import { parseQuotesRequest, type QuotesRequest, type QuotesRequestLimits } from "./quotes-request.js";
-import { respondError } from "./respond.js";
+import { respond, respondError } from "./respond.js";
 import { UwsSink } from "./uws-sink.js";
 
 /** Decides, for the whole server, whether a new connection may open. */
@@ -28,6 +33,21 @@ export interface QuotesRouteDeps {
   isDraining(): boolean;
   /** Most connections this worker can hold within its file-descriptor limit. */
   readonly connectionBudget: number;
+  /** Token checking; null when authentication is off. */
+  readonly auth: SubscriptionAuth | null;
+  /** Subscriptions refused by authentication, entitlement or origin policy, by reason. */
+  readonly authFailures: Record<AuthFailureReason, number>;
+}
+
+export interface SubscriptionAuth {
+  readonly verifier: TokenVerifier;
+  /** Open streams by token expiry; the worker's sweep calls `expire()` on those due. */
+  readonly expiry: ExpiryWheel<ExpiringStream>;
+}
+
+/** A stream that must end when its token expires. */
+export interface ExpiringStream {
+  expire(): void;
 }
 
 /** Browsers reconnect after this long (plus jitter) when a stream ends. */
@@ -44,10 +64,16 @@ export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: Htt
     // HttpRequest is stack-allocated by uWS: read everything from it before anything else.
     const query = req.getQuery() ?? "";
     const lastEventId = req.getHeader("last-event-id");
-    const origin = req.getHeader("origin");
+    const origin = decideOrigin(req.getHeader("origin"), req.getHeader("host"), deps.corsOrigins);
+    const authorization = deps.auth === null ? "" : req.getHeader("authorization");
+    const cookie = deps.auth === null ? "" : req.getHeader("cookie");
     const ip = clientAddress(decoder.decode(res.getRemoteAddressAsText()), req.getHeader("x-forwarded-for"), deps.trustProxy);
     let request: QuotesRequest;
     try {
+      if (origin.kind === "forbidden") {
+        deps.authFailures.origin_not_allowed++;
+        throw new ForbiddenError("this origin may not subscribe: the server's --cors-origins does not list it");
+      }
       request = parseQuotesRequest(query, lastEventId, deps.limits);
       if (deps.isDraining()) throw draining(deps);
       if (deps.fanout.connectionCount + pending.count >= deps.connectionBudget) {
@@ -55,29 +81,47 @@ export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: Htt
         throw new ServiceUnavailableError("this server process is at its file-descriptor limit; retry later", 5 + Math.floor(Math.random() * 10));
       }
     } catch (err) {
-      respondError(res, err);
+      respondError(res, err, origin.kind === "allowed" ? corsHeaders(origin) : undefined);
       return;
     }
-    const sub = new Subscriber(res, ip, deps);
+    const sub = new Subscriber(res, ip, deps, origin);
     // uWS rule: a response not ended inside its handler MUST have onAborted attached before the
     // handler returns, and must never be touched after it fires.
     res.onAborted(() => sub.aborted());
     pending.count++;
-    deps.admission.admit(ip).then(
-      (verdict) => {
-        pending.count--;
-        sub.admitted(verdict, request, origin);
-      },
-      () => {
-        pending.count--;
-        sub.admitted({ ok: true }, request, origin);
+    const done = () => pending.count--;
+    if (deps.auth === null) {
+      sub.admit(request, null).then(done, done);
+      return;
+    }
+    // The token is checked before admission's round trip to the primary: a refused client costs
+    // one signature check and no slot.
+    const carriers: TokenCarriers = { authorization, queryToken: request.queryToken, cookie };
+    authorize(deps.auth.verifier, carriers, request.symbols, Date.now()).then(
+      (grant) => sub.admit(request, grant).then(done, done),
+      (err: unknown) => {
+        done();
+        sub.refused(err);
       },
     );
   };
 }
 
+/** Answer to a CORS preflight (`OPTIONS /quotes`). */
+export function quotesPreflight(deps: Pick<QuotesRouteDeps, "corsOrigins" | "authFailures">): (res: HttpResponse, req: HttpRequest) => void {
+  return (res, req) => {
+    const origin = decideOrigin(req.getHeader("origin"), req.getHeader("host"), deps.corsOrigins);
+    if (origin.kind === "allowed") respond(res, 204, "text/plain", "", { ...corsHeaders(origin), ...PREFLIGHT_HEADERS });
+    else if (origin.kind === "no-cors") respond(res, 204, "text/plain", "", { Allow: "GET, OPTIONS" });
+    else {
+      deps.authFailures.origin_not_allowed++;
+      respondError(res, new ForbiddenError("this origin may not subscribe: the server's --cors-origins does not list it"));
+    }
+  };
+}
+
 /** One subscription from admission to its end, whichever way it ends. */
-class Subscriber {
+class Subscriber implements ExpiringStream {
   #gone = false;
   #holdsSlot = false;
   #sink: UwsSink | null = null;
@@ -87,9 +131,45 @@ class Subscriber {
     private readonly res: HttpResponse,
     private readonly ip: string,
     private readonly deps: QuotesRouteDeps,
+    private readonly origin: OriginDecision,
   ) {}
 
-  admitted(verdict: Verdict, request: QuotesRequest, origin: string): void {
+  /** Ask the primary for a slot, then open the stream (or answer why not). */
+  admit(request: QuotesRequest, grant: Grant | null): Promise<void> {
+    if (this.#gone) return Promise.resolve();
+    return this.deps.admission.admit(this.ip).then(
+      (verdict) => this.admitted(verdict, request, grant),
+      // The primary did not answer: let the client in rather than refuse everyone.
+      () => this.admitted({ ok: true }, request, grant),
+    );
+  }
+
+  /** Authentication or entitlement refused the subscription. */
+  refused(err: unknown): void {
+    if (err instanceof AuthFailure) this.deps.authFailures[err.reason]++;
+    if (this.#gone) return;
+    this.#gone = true;
+    respondError(this.res, err, this.#cors());
+  }
+
+  /** Its token expired: end the stream; the client reconnects with a fresh token. */
+  expire(): void {
+    if (this.#gone || this.#conn === null || this.#conn.state === "closed") return;
+    const conn = this.#conn;
+    this.#gone = true;
+    this.deps.fanout.remove(conn);
+    this.#conn = null;
+    // A comment says why to anyone reading the raw stream; a congested socket gets no more bytes.
+    if (!conn.congested) conn.sink.write(": token expired\n\n");
+    conn.sink.end();
+    this.#finish();
+  }
+
+  #cors(): Record<string, string> | undefined {
+    return this.origin.kind === "allowed" ? corsHeaders(this.origin) : undefined;
+  }
+
+  admitted(verdict: Verdict, request: QuotesRequest, grant: Grant | null): void {
     if (verdict.ok) this.#holdsSlot = true;
     if (this.#gone) {
       this.#finish();
@@ -106,11 +186,18 @@ class Subscriber {
     } catch (err) {
       this.#gone = true;
       this.#finish();
-      respondError(res, err);
+      respondError(res, err, this.#cors());
+      return;
+    }
+    if (grant !== null && grant.expiresAtMs <= Date.now()) {
+      // Expired while waiting for admission.
+      this.#finish();
+      this.refused(tokenFailure("expired"));
       return;
     }
     try {
-      this.#open(request, origin);
+      this.#open(request);
+      if (grant !== null) deps.auth?.expiry.add(this, grant.expiresAtMs);
     } catch {
       // Past the headers nothing can be answered any more: drop the connection, keep serving.
       this.#sink?.close();
@@ -118,7 +205,7 @@ class Subscriber {
     }
   }
 
-  #open(request: QuotesRequest, origin: string): void {
+  #open(request: QuotesRequest): void {
     const deps = this.deps;
     const res = this.res;
     const sink = (this.#sink = new UwsSink(res));
@@ -128,11 +215,8 @@ class Subscriber {
       res.writeHeader("Content-Type", "text/event-stream");
       res.writeHeader("Cache-Control", "no-cache");
       res.writeHeader("X-Accel-Buffering", "no");
-      const allowed = allowedOrigin(origin, deps.corsOrigins);
-      if (allowed !== null) {
-        res.writeHeader("Access-Control-Allow-Origin", allowed);
-        res.writeHeader("Vary", "Origin");
-      }
+      const cors = this.#cors();
+      if (cors !== undefined) for (const name in cors) res.writeHeader(name, cors[name]!);
       // The first body write also flushes the headers, so the client sees 200 at once
       // even while its snapshot waits for the last values to load.
       res.write(retryField(RETRY_BASE_MS + Math.random() * RETRY_JITTER_MS));
@@ -152,6 +236,7 @@ class Subscriber {
   }
 
   #finish(): void {
+    this.deps.auth?.expiry.remove(this);
     if (this.#conn !== null) {
       this.deps.fanout.remove(this.#conn);
       this.#conn = null;
@@ -180,10 +265,4 @@ function rejectMessage(reason: RejectReason): string {
     case "draining":
       return "server is draining; reconnect to another instance";
   }
-}
-
-function allowedOrigin(origin: string, allowed: readonly string[]): string | null {
-  if (origin === "" || allowed.length === 0) return null;
-  if (allowed.includes("*")) return "*";
-  return allowed.includes(origin) ? origin : null;
 }

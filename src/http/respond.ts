@@ -16,10 +16,10 @@ export function respond(res: HttpResponse, status: number, contentType: string, 
 }
 
 /** Errors answer at once with `{"error": "<message>"}`; anything unexpected is a 500 without details. */
-export function respondError(res: HttpResponse, err: unknown): void {
+export function respondError(res: HttpResponse, err: unknown, extraHeaders?: Readonly<Record<string, string>>): void {
   if (err instanceof HttpError) {
-    respond(res, err.status, "application/json", errorBody(err.message), err.headers);
+    respond(res, err.status, "application/json", errorBody(err.message), extraHeaders === undefined ? err.headers : { ...err.headers, ...extraHeaders });
   } else {
-    respond(res, 500, "application/json", errorBody("internal error"));
+    respond(res, 500, "application/json", errorBody("internal error"), extraHeaders);
   }
 }

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "prom-client";
 import type { InvalidReason } from "../feed/validate.js";
+import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/auth-failure.js";
 import { INVALID_REASONS } from "../feed/validate.js";
 import type { StreamCounters } from "../stream/stream-counters.js";
 import type { LatencyHistogram } from "./latency-histogram.js";
@@ -16,6 +17,7 @@ export interface WorkerMetricSources {
   natsConnected(): boolean;
   readonly invalid: Record<InvalidReason, number>;
   readonly rejected: Record<RejectReason, number>;
+  readonly authFailures: Record<AuthFailureReason, number>;
 }
 
 /**
@@ -45,6 +47,7 @@ export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   total("quotecast_slow_consumer_disconnects_total", "Connections closed for staying congested too long", () => src.stream.slowConsumerDisconnects);
   labelled("quotecast_feed_invalid_messages_total", "Feed messages dropped as invalid, by reason", INVALID_REASONS, src.invalid, registry);
   labelled("quotecast_rejected_connections_total", "Subscriptions refused, by reason", REJECT_REASONS, src.rejected, registry);
+  labelled("quotecast_auth_failures_total", "Subscriptions refused by authentication, entitlement or origin policy, by reason", AUTH_FAILURE_REASONS, src.authFailures, registry);
   registry.registerMetric(histogram("quotecast_publish_to_write_seconds", "Time from a quote's publish (its ts) to the write of the frame that carries it", src.stream.publishToWrite));
   registry.registerMetric(histogram("quotecast_flush_duration_seconds", "Time one coalescing flush took", src.stream.flushDuration));
   return registry;

@@ -1,0 +1,99 @@
+import t from "tap";
+import { SignJWT } from "jose";
+import { authorize } from "../src/auth/authorize.js";
+import { Entitlements, parseSymbolsClaim } from "../src/auth/entitlements.js";
+import { ExpiryWheel } from "../src/auth/expiry-wheel.js";
+import { cookieValue, findToken, MAX_TOKEN_LENGTH } from "../src/auth/token-source.js";
+import { createTokenVerifier } from "../src/auth/token-verifier.js";
+import { decideOrigin } from "../src/http/cors.js";
+import { checkRequestLimits } from "../src/http/request-limits.js";
+
+t.test("entitlements - exact symbols, prefixes ending in *, and * for everything", async (t) => {
+  const e = new Entitlements(["AAPL", "brk.*", "BTC-*"]);
+  t.ok(e.allows("AAPL"));
+  t.ok(e.allows("BRK.B"));
+  t.ok(e.allows("BTC-USD"));
+  t.notOk(e.allows("AAP"), "an exact entry is not a prefix");
+  t.notOk(e.allows("BRK"), "BRK.* needs the dot");
+  t.same(e.missing(["AAPL", "MSFT", "BRK.A", "ETH-USD"]), ["MSFT", "ETH-USD"]);
+  t.same(new Entitlements(["*"]).missing(["ANY", "THING"]), []);
+  t.same(new Entitlements([]).missing(["A"]), ["A"], "an empty list entitles nothing");
+});
+
+t.test("entitlements - the symbols claim must be an array of strings with * only at the end", async (t) => {
+  t.same(parseSymbolsClaim(["AAPL", "BRK.*", "*"]), ["AAPL", "BRK.*", "*"]);
+  t.equal(parseSymbolsClaim("AAPL"), null);
+  t.equal(parseSymbolsClaim([1]), null);
+  t.equal(parseSymbolsClaim(["A*PL"]), null);
+  t.equal(parseSymbolsClaim(undefined), null);
+});
+
+t.test("token-source - header first, then query, then cookie", async (t) => {
+  t.same(findToken("Bearer aaa", "bbb", "quotecast_token=ccc"), { ok: true, token: "aaa" });
+  t.same(findToken("bearer  aaa ", undefined, ""), { ok: true, token: "aaa" });
+  t.same(findToken("", "bbb", "quotecast_token=ccc"), { ok: true, token: "bbb" });
+  t.same(findToken("", undefined, "a=1; quotecast_token=ccc; b=2"), { ok: true, token: "ccc" });
+  t.same(findToken("", undefined, ""), { ok: false, reason: "missing" });
+  t.same(findToken("Basic abc", undefined, ""), { ok: false, reason: "malformed" });
+  t.same(findToken("Bearer a b", undefined, ""), { ok: false, reason: "malformed" });
+  t.same(findToken("", "x".repeat(MAX_TOKEN_LENGTH + 1), ""), { ok: false, reason: "malformed" });
+  t.equal(cookieValue('x=1; quotecast_token="q"', "quotecast_token"), "q");
+  t.equal(cookieValue("xquotecast_token=1", "quotecast_token"), undefined);
+});
+
+t.test("expiry-wheel - items come out at the first sweep at or after their expiry, never before", async (t) => {
+  const w = new ExpiryWheel<string>(250);
+  w.add("a", 1000);
+  w.add("b", 1001);
+  w.add("c", 5000);
+  t.same(w.due(999), []);
+  t.same(w.due(1000), ["a"]);
+  t.same(w.due(1249), []);
+  t.same(w.due(1250), ["b"]);
+  w.remove("c");
+  t.same(w.due(10_000), []);
+  t.equal(w.size, 0);
+  w.add("d", 2000);
+  w.add("d", 3000);
+  t.same(w.due(2500), [], "re-adding moves an item");
+  t.same(w.due(3000), ["d"]);
+});
+
+t.test("cors - allowlist, wildcard, same origin, and everything else forbidden", async (t) => {
+  t.same(decideOrigin("", "h:1", []), { kind: "no-cors" });
+  t.same(decideOrigin("https://a.example", "h:1", ["https://a.example"]), { kind: "allowed", allowOrigin: "https://a.example", credentials: true });
+  t.same(decideOrigin("https://b.example", "h:1", ["*"]), { kind: "allowed", allowOrigin: "*", credentials: false });
+  t.same(decideOrigin("http://h:1", "h:1", []), { kind: "no-cors" });
+  t.same(decideOrigin("https://h:1", "h:1", []), { kind: "no-cors" }, "a TLS-terminating proxy in front");
+  t.same(decideOrigin("http://h:2", "h:1", []), { kind: "forbidden" });
+  t.same(decideOrigin("null", "h:1", []), { kind: "forbidden" });
+  t.same(decideOrigin("https://a.example.evil", "h:1", ["https://a.example"]), { kind: "forbidden" });
+});
+
+t.test("request-limits - 414 for a long target, 431 for many or large headers", async (t) => {
+  const limits = { maxTargetBytes: 100, maxHeaderBytes: 200, maxHeaderCount: 5 };
+  t.doesNotThrow(() => checkRequestLimits(100, 5, 200, limits));
+  t.throws(() => checkRequestLimits(101, 1, 1, limits), { status: 414 });
+  t.throws(() => checkRequestLimits(1, 6, 1, limits), { status: 431 });
+  t.throws(() => checkRequestLimits(1, 1, 201, limits), { status: 431 });
+});
+
+t.test("authorize - 401 reasons, 403 naming the symbols, grant with exp", async (t) => {
+  const secret = "0123456789abcdef0123456789abcdef";
+  const verifier = createTokenVerifier({ hs256Secret: secret })!;
+  const key = new TextEncoder().encode(secret);
+  const exp = Math.floor(Date.now() / 1000) + 60;
+  const token = await new SignJWT({ symbols: ["A*"] }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(exp).sign(key);
+  const carriers = (auth: string) => ({ authorization: auth, queryToken: undefined, cookie: "" });
+  const grant = await authorize(verifier, carriers(`Bearer ${token}`), ["AB", "AC"], Date.now());
+  t.equal(grant.expiresAtMs, exp * 1000);
+  await t.rejects(authorize(verifier, carriers(""), ["AB"], Date.now()), { status: 401, reason: "missing" });
+  await t.rejects(authorize(verifier, carriers(`Bearer ${token}`), ["AB", "B", "C"], Date.now()), { status: 403, reason: "not_entitled", message: "not entitled to symbols B, C" });
+  await t.rejects(authorize(verifier, carriers(`Bearer ${token}`), ["AB"], exp * 1000), { status: 401, reason: "expired" });
+  // Change one character in the middle of the signature (its 6 bits all count).
+  const i = token.length - 10;
+  const tampered = token.slice(0, i) + (token[i] === "A" ? "B" : "A") + token.slice(i + 1);
+  await t.rejects(authorize(verifier, carriers(`Bearer ${tampered}`), ["AB"], Date.now()), { status: 401, reason: "bad_signature" });
+  t.throws(() => createTokenVerifier({ hs256Secret: "short" }), { name: "ConfigError" });
+  t.equal(createTokenVerifier({}), null);
+});

@@ -1,0 +1,92 @@
+import t from "tap";
+import { connect } from "node:net";
+import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
+import { startQuotecast, type Quotecast } from "./helpers/quotecast.js";
+
+let nats: NatsServer;
+let qc: Quotecast;
+
+t.before(async () => {
+  nats = await startNatsServer();
+  qc = await startQuotecast({ nats: nats.url });
+});
+
+t.teardown(async () => {
+  await qc?.stop();
+  await nats?.cleanup();
+});
+
+interface RawOutcome {
+  readonly response: string;
+  /** ms from connect to the server closing the socket; -1 when it stayed open until `waitMs`. */
+  readonly closedAfterMs: number;
+}
+
+/**
+ * Write `chunks` on a raw socket (one every `gapMs`) and report what came back and whether the
+ * server closed the socket within `waitMs`.
+ */
+function raw(chunks: readonly string[], waitMs: number, gapMs = 0): Promise<RawOutcome> {
+  return new Promise((resolve) => {
+    const s = connect(qc.port, "127.0.0.1");
+    const t0 = Date.now();
+    let response = "";
+    let i = 0;
+    let gap: NodeJS.Timeout | undefined;
+    const writeNext = () => {
+      if (i < chunks.length && !s.destroyed) s.write(chunks[i++]!);
+      if (i < chunks.length) gap = setTimeout(writeNext, gapMs);
+    };
+    const done = (closedAfterMs: number) => {
+      clearTimeout(timer);
+      clearTimeout(gap);
+      s.destroy();
+      resolve({ response, closedAfterMs });
+    };
+    const timer = setTimeout(() => done(-1), waitMs);
+    s.on("data", (d) => (response += d.toString("latin1")));
+    s.on("error", () => undefined);
+    s.on("close", () => done(Date.now() - t0));
+    s.on("connect", writeNext);
+  });
+}
+
+const status = (response: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
+const headers = (n: number) => Array.from({ length: n }, (_, i) => `X-H${i}: v\r\n`).join("");
+
+t.test("request-limits - a too-long request target is 414 with a JSON body", async (t) => {
+  const r = await raw([`GET /quotes?symbols=${"ABCD,".repeat(4000)} HTTP/1.1\r\nHost: x\r\n\r\n`], 5000);
+  t.equal(status(r.response), 414);
+  t.match(r.response, /\{"error":"request target is \d+ bytes long; at most 16384 are accepted"\}/);
+});
+
+t.test("request-limits - too many or too large headers are 431", async (t) => {
+  const many = await raw([`GET /quotes?symbols=A HTTP/1.1\r\nHost: x\r\n${headers(44)}\r\n`], 5000);
+  t.equal(status(many.response), 431);
+  t.match(many.response, /45 request headers; at most 40/);
+  const large = await raw([`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"x".repeat(20_000)}\r\n\r\n`], 5000);
+  t.equal(status(large.response), 431);
+  t.match(large.response, /request headers are \d+ bytes; at most 16384/);
+});
+
+t.test("request-limits - beyond uWS's own limits the socket is closed, never answered with garbage, and the server keeps serving", async (t) => {
+  const pids = qc.workerPids();
+  const [huge, tooMany, junk, slowloris] = await Promise.all([
+    // A head over 4 KiB that arrives in several reads: uWS 20.30 resets the connection at once.
+    raw([`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: `, ...Array.from({ length: 8 }, () => "x".repeat(1000)), "\r\n\r\n"], 15_000, 20),
+    // More headers than uWS parses (49): it never calls us; its idle timeout closes the socket.
+    raw([`GET /healthz HTTP/1.1\r\nHost: x\r\n${headers(60)}\r\n`], 15_000),
+    raw(["\u0000\u0001\u00ffgarbage\r\n\r\n"], 15_000),
+    // Slowloris: a header line every second, never finishing the request.
+    raw(["GET /quotes?symbols=AAPL HTTP/1.1\r\n", ...Array.from({ length: 30 }, (_, i) => `X-Slow-${i}: 1\r\n`)], 15_000, 1000),
+  ]);
+  t.ok(huge.closedAfterMs >= 0 && huge.closedAfterMs < 5000, `huge headers: closed after ${huge.closedAfterMs} ms`);
+  t.equal(huge.response, "", "no answer to headers uWS could not hold");
+  for (const [name, r] of [["too many headers", tooMany], ["junk", junk], ["slowloris", slowloris]] as const) {
+    t.ok(r.closedAfterMs >= 0 && r.closedAfterMs < 13_000, `${name}: closed after ${r.closedAfterMs} ms (uWS closes requests unfinished after ~10 s)`);
+    t.equal(status(r.response), 0, `${name}: no response`);
+  }
+  const health = await fetch(`${qc.base}/healthz`);
+  t.equal(health.status, 200);
+  t.same(qc.workerPids(), pids, "no worker restarted");
+});
