@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { exportJWK, SignJWT, type JWTPayload } from "jose";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
-import { metricValue, startQuotecast, type Quotecast } from "./helpers/quotecast.js";
+import { metricValue, sleep, startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
 import { rawRequest, RawSseClient } from "./helpers/sse-client.js";
+import { subscribe } from "../src/client/index.js";
 
 const SECRET = "an-hs256-secret-of-at-least-32-bytes!";
 const key = new TextEncoder().encode(SECRET);
@@ -114,6 +115,39 @@ t.test("auth - the stream closes within about a second of the token's exp", asyn
   t.ok(lateMs >= 0, `not before exp (${lateMs} ms)`);
   t.ok(lateMs < 1500, `within ~1 s of exp (${lateMs} ms late)`);
   t.match(c.body, /: token expired\n\n$/);
+});
+
+t.test("auth - the SDK gets a fresh token from its callback when the stream closes at expiry, and ends with the latest values", async (t) => {
+  // Tokens that live 2 s: the first stream is closed at its exp, and the SDK must reconnect with
+  // the next token the callback gives, resume, and hold exactly what was published meanwhile.
+  let issued = 0;
+  const token = async () => {
+    issued++;
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    return new SignJWT({ symbols: ["SDKA", "SDKB"] }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(exp).sign(key);
+  };
+  const latest = new Map<string, unknown>();
+  const publish = (sym: string) => latest.set(sym, pub.quote(sym));
+  publish("SDKA");
+  publish("SDKB");
+  await pub.flush();
+  const expiredBefore = metricValue(await qc.metrics(), "quotecast_auth_failures_total", 'reason="expired"');
+  const statuses: string[] = [];
+  const sub = subscribe(qc.base, ["SDKA", "SDKB"], { onStatus: (s) => statuses.push(s) }, { token, minBackoffMs: 50, maxBackoffMs: 200 });
+  t.teardown(() => sub.close());
+  const matches = () => ["SDKA", "SDKB"].every((s) => JSON.stringify(sub.quotes.get(s)) === JSON.stringify(latest.get(s)));
+  await waitFor(() => sub.status === "live" && matches(), 5000, "first snapshot");
+  const firstIssued = issued;
+  // Keep publishing across the expiry of the first token (and likely the second).
+  for (let i = 0; i < 25; i++) {
+    publish(i % 2 ? "SDKA" : "SDKB");
+    await sleep(200);
+  }
+  await pub.flush();
+  await waitFor(() => sub.status === "live" && matches(), 5000, "the SDK's map equals the latest published values");
+  t.ok(issued > firstIssued, `the callback was asked for a fresh token (${issued} issued)`);
+  t.ok(statuses.includes("reconnecting"), "the expired stream was closed and the SDK reconnected");
+  t.equal(metricValue(await qc.metrics(), "quotecast_auth_failures_total", 'reason="expired"') - expiredBefore, 0, "no request went out with an expired token");
 });
 
 t.test("auth - CORS: an allowed origin gets its origin back, others 403, preflight answered", async (t) => {
