@@ -84,6 +84,7 @@ export class FeedIngest {
     if (nc === null) return;
     this.#nc = nc;
     this.#connected = true;
+    this.#log.info({ server: nc.getServer() }, "connected to NATS");
     void this.#watchStatus(nc);
     // Live first, so nothing published while the last values load falls between the two.
     this.#live = nc.subscribe(LIVE_PREFIX + QUOTES_WILDCARD, { callback: this.#onLive });
@@ -203,6 +204,10 @@ export class FeedIngest {
         return await connect({
           servers,
           name: this.#opts.name,
+          // The list is an order of preference: each node lists its own (nearest) NATS server
+          // first, so nodes spread over the cluster rather than all landing where nats.js's
+          // shuffle puts them. After a failure the client moves on down the list.
+          noRandomize: true,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
           pingInterval: 5_000,
