@@ -15,6 +15,8 @@ export interface QuotecastOptions {
   readonly timeoutMs?: number;
   /** Run under `ulimit -n` of this many open files. */
   readonly fdLimit?: number;
+  /** HTTP port (default: a free one), e.g. to start a node again where clients look for it. */
+  readonly port?: number;
 }
 
 export interface Quotecast {
@@ -40,7 +42,7 @@ process.on("exit", () => {
 
 /** Run `quotecast serve` from dist/ as a user would, on free ports, and wait until it serves. */
 export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const metricsPort = await freePort();
   const argv = [CLI, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort), "--workers", "1", "--nats", opts.nats, ...(opts.args ?? [])];
   const env = { ...process.env, LOG_LEVEL: "info", ...opts.env };
