@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import type * as UWS from "uWebSockets.js";
 import { MethodNotAllowedError, NotFoundError } from "./errors.js";
-import { boardPage } from "./board-page.js";
+import { boardAssetRoute, boardPageRoute, loadBoardAssets } from "./board-route.js";
 import { quotesRoute, type QuotesRouteDeps } from "./quotes-route.js";
 import { respond, respondError } from "./respond.js";
 
@@ -17,22 +17,28 @@ type Handler = (res: HttpResponse, req: HttpRequest) => void;
 /** The public HTTP surface of a worker. Every handler answers or attaches onAborted before returning. */
 export function createApp(uws: typeof UWS, deps: AppDeps): TemplatedApp {
   const app = uws.App();
-  const page = boardPage(deps.defaultSymbols);
+  const board = loadBoardAssets(deps.defaultSymbols);
   route(app, "/quotes", quotesRoute(deps));
   route(app, "/healthz", (res) => respond(res, 200, "application/json", '{"status":"ok"}'));
   route(app, "/readyz", (res) => {
     if (deps.isReady()) respond(res, 200, "application/json", '{"status":"ready"}');
     else respond(res, 503, "application/json", JSON.stringify({ error: deps.isDraining() ? "draining" : "not connected to NATS or last values not loaded" }), { "Retry-After": "1" });
   });
-  route(app, "/", (res) => respond(res, 200, "text/html; charset=utf-8", page));
+  route(app, "/", boardPageRoute(board), { head: true });
+  route(app, "/assets/*", boardAssetRoute(board), { head: true });
   app.any("/*", (res, req) => respondError(res, new NotFoundError(safePath(req.getUrl()))));
   return app;
 }
 
-/** GET (and HEAD) on `path`; any other method gets 405 with an Allow header. */
-function route(app: TemplatedApp, path: string, handler: Handler): void {
+/**
+ * GET on `path` (and HEAD when `head`: the handler must then send headers only); any other method
+ * gets 405 with an Allow header.
+ */
+function route(app: TemplatedApp, path: string, handler: Handler, opts: { head?: boolean } = {}): void {
   app.get(path, guarded(handler));
-  app.any(path, (res, req) => respondError(res, new MethodNotAllowedError(req.getMethod(), ["GET"])));
+  if (opts.head) app.head(path, guarded(handler));
+  const allowed = opts.head ? ["GET", "HEAD"] : ["GET"];
+  app.any(path, (res, req) => respondError(res, new MethodNotAllowedError(req.getMethod(), allowed)));
 }
 
 /** A throw inside a uWS callback must never reach uWS: answer 500 and keep serving. */

@@ -15,7 +15,7 @@ export interface QuotecastOptions {
   readonly timeoutMs?: number;
   /** Run under `ulimit -n` of this many open files. */
   readonly fdLimit?: number;
-  /** HTTP port (default: a free one), e.g. to start a node again where clients look for it. */
+  /** HTTP port (default: a free one); pass a previous server's port to restart "the same" server. */
   readonly port?: number;
 }
 
@@ -30,6 +30,8 @@ export interface Quotecast {
   readonly exited: Promise<number | string>;
   /** SIGTERM and wait for the exit. */
   stop(): Promise<number | string>;
+  /** SIGKILL the workers and the primary at once (a crash, no drain) and wait for the exit. */
+  kill(): Promise<number | string>;
   metrics(): Promise<string>;
   /** Pids of the worker processes (children of the primary) right now. */
   workerPids(): number[];
@@ -70,6 +72,17 @@ export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast>
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+    async kill() {
+      for (const pid of childPids(child.pid!)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       return exited;
     },
     workerPids() {

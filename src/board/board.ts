@@ -1,0 +1,219 @@
+/**
+ * The live quote board (`GET /`): a grid of symbols kept current by the client SDK. DOM writes are
+ * batched into one requestAnimationFrame per display frame, whatever the quote rate: quotes that
+ * arrive between two frames only overwrite each other in `pending`.
+ */
+import { subscribe, type Quote, type Status, type StatusDetail, type Subscription } from "../client/index.js";
+import { formatChange, formatPercent, formatPrice, median, parseSymbolInput, referencePrice, tickDirection, tickPrice } from "./format.js";
+
+/** How long a row shows its tick colour. */
+const FLASH_MS = 300;
+const STATS_EVERY_MS = 1000;
+
+interface Row {
+  readonly sym: string;
+  readonly tr: HTMLTableRowElement;
+  readonly cells: { bid: HTMLElement; ask: HTMLElement; last: HTMLElement; chg: HTMLElement; pct: HTMLElement };
+  /** What each cell shows now, so that unchanged text is not written again. */
+  readonly shown: { bid: string; ask: string; last: string; chg: string; pct: string };
+  ref: number | undefined;
+  price: number | undefined;
+  flashUntil: number;
+}
+
+const rowsEl = element<HTMLTableSectionElement>("rows");
+const statusEl = element("status");
+const statusText = element("status-text");
+const latencyEl = element("latency");
+const rateEl = element("rate");
+const form = element<HTMLFormElement>("add");
+const input = element<HTMLInputElement>("add-symbols");
+const formError = element("form-error");
+
+const rows = new Map<string, Row>();
+const pending = new Map<string, Quote>();
+const flashing = new Set<Row>();
+let frameRequested = false;
+let latencies: number[] = [];
+let updates = 0;
+/** Set once the rows exist; rows added before that have no quotes to show yet. */
+let sub: Subscription | undefined;
+
+const initial = initialSymbols();
+for (const sym of initial) addRow(sym);
+
+sub = subscribe(location.origin, initial, {
+  onQuotes(quotes, kind) {
+    for (const q of quotes) pending.set(q.sym, q);
+    if (kind === "quotes") updates += quotes.length;
+    schedule();
+  },
+  onStatus: showStatus,
+  onLatency(ms) {
+    // Bounded: at 5,000 quotes/s this is the last second's worth at most.
+    if (latencies.length < 10_000) latencies.push(ms);
+  },
+  onError(err) {
+    // Reconnects are expected (restarts, drains): shown on the status light, not thrown at the console.
+    statusEl.title = err.message;
+  },
+});
+
+setInterval(showStats, STATS_EVERY_MS);
+
+form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const { symbols, invalid } = parseSymbolInput(input.value);
+  formError.textContent = invalid.length > 0 ? `not a symbol: ${invalid.join(", ")}` : "";
+  let added = false;
+  for (const sym of symbols) {
+    if (rows.has(sym)) continue;
+    addRow(sym);
+    added = true;
+  }
+  if (invalid.length === 0) input.value = "";
+  if (added) symbolsChanged();
+});
+
+rowsEl.addEventListener("click", (e) => {
+  const button = (e.target as Element).closest("button[data-remove]");
+  if (!button) return;
+  const row = rows.get(button.getAttribute("data-remove") ?? "");
+  if (!row) return;
+  row.tr.remove();
+  rows.delete(row.sym);
+  flashing.delete(row);
+  pending.delete(row.sym);
+  symbolsChanged();
+});
+
+function initialSymbols(): string[] {
+  const fromUrl = new URLSearchParams(location.search).get("symbols");
+  const defaults = document.body.dataset.defaultSymbols ?? "";
+  const { symbols, invalid } = parseSymbolInput(fromUrl ?? defaults);
+  if (invalid.length > 0) formError.textContent = `ignored, not a symbol: ${invalid.join(", ")}`;
+  return symbols.length > 0 || fromUrl === null ? symbols : parseSymbolInput(defaults).symbols;
+}
+
+function symbolsChanged(): void {
+  const symbols = [...rows.keys()];
+  sub?.setSymbols(symbols);
+  const url = new URL(location.href);
+  url.searchParams.set("symbols", symbols.join(","));
+  // A readable URL: the commas of a symbol list need no escaping in a query.
+  history.replaceState(null, "", url.pathname + "?" + url.searchParams.toString().replace(/%2C/g, ","));
+}
+
+function addRow(sym: string): void {
+  const tr = document.createElement("tr");
+  tr.dataset.sym = sym;
+  const cell = (cls: string, text = "–"): HTMLTableCellElement => {
+    const td = document.createElement("td");
+    td.className = cls;
+    td.textContent = text;
+    tr.appendChild(td);
+    return td;
+  };
+  cell("sym", sym);
+  const row: Row = {
+    sym,
+    tr,
+    cells: { bid: cell("bid"), ask: cell("ask"), last: cell("last"), chg: cell("chg"), pct: cell("pct") },
+    shown: { bid: "–", ask: "–", last: "–", chg: "–", pct: "–" },
+    ref: undefined,
+    price: undefined,
+    flashUntil: 0,
+  };
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "remove";
+  remove.dataset.remove = sym;
+  remove.title = `remove ${sym}`;
+  remove.textContent = "×";
+  cell("actions", "").appendChild(remove);
+  rows.set(sym, row);
+  rowsEl.appendChild(tr);
+  // A quote the SDK already holds (a symbol added back) shows at once.
+  const known = sub?.quotes.get(sym);
+  if (known) {
+    pending.set(sym, known);
+    schedule();
+  }
+}
+
+function schedule(): void {
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(render);
+}
+
+function render(now: number): void {
+  frameRequested = false;
+  for (const [sym, q] of pending) {
+    const row = rows.get(sym);
+    if (row) update(row, q, now);
+  }
+  pending.clear();
+  for (const row of flashing) {
+    if (row.flashUntil > now) continue;
+    row.tr.classList.remove("flash", "up", "down");
+    flashing.delete(row);
+  }
+  if (flashing.size > 0) schedule();
+}
+
+function update(row: Row, q: Quote, now: number): void {
+  const last = typeof q.last === "number" ? q.last : undefined;
+  row.ref = referencePrice(row.ref, q);
+  set(row, "bid", formatPrice(q.bid));
+  set(row, "ask", formatPrice(q.ask));
+  set(row, "last", formatPrice(q.last));
+  if (set(row, "chg", formatChange(last, row.ref))) signOf(row.cells.chg, row.shown.chg);
+  if (set(row, "pct", formatPercent(last, row.ref))) signOf(row.cells.pct, row.shown.pct);
+  const price = tickPrice(q);
+  const dir = tickDirection(row.price, price);
+  row.price = price;
+  const cls = row.tr.classList;
+  cls.add("flash");
+  cls.toggle("up", dir > 0);
+  cls.toggle("down", dir < 0);
+  row.flashUntil = now + FLASH_MS;
+  flashing.add(row);
+}
+
+/** Write a cell's text if it changed; says whether it did. */
+function set(row: Row, field: keyof Row["shown"], text: string): boolean {
+  if (row.shown[field] === text) return false;
+  row.shown[field] = text;
+  row.cells[field].textContent = text;
+  return true;
+}
+
+/** Colour a change cell by the sign it shows (a change that rounds to zero has none). */
+function signOf(cell: HTMLElement, text: string): void {
+  cell.dataset.sign = text.startsWith("+") ? "pos" : text.startsWith("-") ? "neg" : "";
+}
+
+function showStatus(status: Status, detail?: StatusDetail): void {
+  statusEl.className = "status " + status;
+  let text: string = status;
+  if (status === "reconnecting" && detail?.retryInMs !== undefined) text = `reconnecting in ${(detail.retryInMs / 1000).toFixed(1)} s`;
+  else if (status === "closed" && detail?.reason) text = `closed: ${detail.reason}`;
+  else if (status === "live" && rows.size === 0) text = "no symbols";
+  statusText.textContent = text;
+  statusEl.title = detail?.reason ?? "";
+}
+
+function showStats(): void {
+  const m = median(latencies);
+  latencyEl.textContent = m === undefined ? "–" : `${Math.round(m)} ms`;
+  rateEl.textContent = `${updates}/s`;
+  latencies = [];
+  updates = 0;
+}
+
+function element<T extends HTMLElement = HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`board: the page has no #${id}`);
+  return el as T;
+}
