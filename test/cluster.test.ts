@@ -38,6 +38,7 @@ t.test("cluster - --max-connections holds for all workers together, with 503 and
 
   const m = await qc.metrics();
   t.equal(metricValue(m, "quotecast_connections"), 10, "aggregated over both workers");
+  t.equal(metricValue(m, "quotecast_max_connections"), 10, "the cap, for alerts on connections near it");
   t.ok(metricValue(m, "quotecast_rejected_connections_total", 'reason="max_connections"') >= 1, "refusal counted by reason");
 });
 
@@ -98,6 +99,7 @@ t.test("cluster - a worker killed with SIGKILL is restarted and the other keeps 
   let m = "";
   await waitFor(async () => (m = await qc.metrics()).includes("quotecast_connections "), 15_000, "a scrape answered by both workers");
   t.equal(metricValue(m, "quotecast_worker_restarts_total"), 1, "the restart is counted by the primary");
+  t.equal(metricValue(m, "quotecast_workers"), 2, "workers alive, counted by the primary");
   t.equal(metricValue(m, "quotecast_connections"), survivors.length, "the workers' metrics are still served alongside");
 });
 
