@@ -120,3 +120,27 @@ t.test("scale-out - a third node started late gets a complete first snapshot fro
   t.ok(SYMBOLS.every((s) => snapshot.get(s)?.seq === pub.latest.get(s)?.seq && snapshot.get(s)?.ts === pub.latest.get(s)?.ts), "each at its latest published value");
   t.comment(`late node: ready ${readyIn} ms after its process started, first snapshot complete (${snapshot.size} symbols)`);
 });
+
+t.test("scale-out - killing the QUOTES stream leader (an election): clients converge once a new leader takes quotes", { timeout: 60_000 }, async (t) => {
+  const info = await (await jetstreamManager(pub.nc)).streams.info("QUOTES");
+  const leader = cluster.nodes.find((n) => n.serverName === info.cluster?.leader);
+  t.ok(leader, `the leader is ${info.cluster?.leader}`);
+  const load = pub.run(SYMBOLS, 5, 20);
+  const before = pub.ackedAt.length;
+  const failuresBefore = pub.failures;
+  await waitFor(() => pub.ackedAt.length > before + 50, 10_000, "the feed flowing");
+  const killedAt = Date.now();
+  await leader!.kill();
+  await waitFor(() => (pub.ackedAt.at(-1) ?? 0) > killedAt + 1_000, 30_000, "JetStream to take quotes again for a second");
+  await load.stop();
+  const stoppedAt = Date.now();
+  const expected = new Map(pub.latest);
+  await waitFor(() => clients.every((c) => c.matches(expected)), 20_000, "every client to hold the latest quotes").catch((err: Error) => {
+    throw new Error(`${err.message}: ${clients.map((c) => c.diff(expected).join(" ")).filter(Boolean).join(" | ")}`);
+  });
+  const around = pub.ackedAt.filter((at) => at >= killedAt - 500);
+  const longestGap = Math.max(...around.slice(1).map((at, i) => at - around[i]!));
+  t.equal(clients.reduce((n, c) => n + c.backwards, 0), 0, "nothing stale");
+  t.ok(clients.every((c) => c.attempts.length === 1 && c.streaming), "no client lost its connection");
+  t.comment(`stream leader kill: the longest time without a stored quote was ${longestGap} ms (the election; ${pub.failures - failuresBefore} publishes refused meanwhile and retried); all clients held the latest quotes ${Date.now() - stoppedAt} ms after the last publish`);
+});
