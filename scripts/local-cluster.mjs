@@ -324,13 +324,13 @@ async function status() {
     } catch {
       /* down */
     }
-    lines.push(`  ${n.name.padEnd(12)} ${what}`);
+    lines.push(`  ${n.name.padEnd(12)} ${what}   pid ${state.pids[n.name]}`);
   }
   for (const q of state.topology.quotecast) {
     const ready = await httpStatus(`${q.url}/readyz`);
-    lines.push(`  ${q.name.padEnd(12)} ${ready === 200 ? "ready" : ready === 0 ? "down" : `not ready (${ready})`}   ${q.url}/`);
+    lines.push(`  ${q.name.padEnd(12)} ${ready === 200 ? "ready" : ready === 0 ? "down" : `not ready (${ready})`}   ${q.url}/   pid ${state.pids[q.name]} (primary)`);
   }
-  lines.push(`  ${state.topology.feed.name.padEnd(12)} ${isAlive(state.pids[state.topology.feed.name]) ? "running" : "stopped"}`);
+  lines.push(`  ${state.topology.feed.name.padEnd(12)} ${isAlive(state.pids[state.topology.feed.name]) ? "running" : "stopped"}   pid ${state.pids[state.topology.feed.name]}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
