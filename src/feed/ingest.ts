@@ -206,7 +206,7 @@ export class FeedIngest {
           name: this.#opts.name,
           // The list is an order of preference: each node lists its own (nearest) NATS server
           // first, so nodes spread over the cluster rather than all landing where nats.js's
-          // shuffle puts them. After a failure the client moves on down the list.
+          // shuffle puts them. After a failure the client tries that server once more, then the next ones.
           noRandomize: true,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
