@@ -8,7 +8,7 @@
 //   - quotes the board received per second and its median end-to-end latency.
 // The baseline is the same page with the feed stopped (an idle board), measured first.
 //
-//   npm run build && node scripts/board-perf.mjs [--rate 5000] [--symbols 200] [--seconds 10] [--workers 1]
+//   npm run build && node scripts/board-perf.mjs [--rate 5000] [--symbols 200] [--seconds 10] [--workers 1] [--height 900]
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "3" },
     workers: { type: "string", default: "1" },
     chromium: { type: "string", default: "/usr/bin/chromium" },
+    // 900 shows ~25 rows; 6500 shows all 200 (the worst case: every row on screen).
+    height: { type: "string", default: "900" },
   },
 });
 const rate = Number(values.rate);
@@ -157,7 +159,7 @@ try {
     executablePath: values.chromium,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: Number(values.height) } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   const cdp = await page.context().newCDPSession(page);
@@ -183,7 +185,7 @@ try {
     ["board: updates received", idle.boardRate, loaded.boardRate],
     ["board: median latency", idle.boardLatency, loaded.boardLatency],
   ];
-  console.log(`board-perf: ${count} symbols, feed ${rate} quotes/s, ${seconds} s windows, serve --workers ${values.workers}, flush 50 ms`);
+  console.log(`board-perf: ${count} symbols, feed ${rate} quotes/s, ${seconds} s windows, serve --workers ${values.workers}, flush 50 ms, viewport 1280×${values.height}`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}, ${new Date().toISOString()}`);
   for (const r of rows) console.log(`| ${r.map(String).join(" | ")} |`);
   if (errors.length > 0) console.log(`page errors: ${errors.join("; ")}`);

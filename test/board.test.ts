@@ -1,5 +1,5 @@
-import t from "tap";
-import { mkdirSync } from "node:fs";
+import t, { type Test } from "tap";
+import { existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type ConsoleMessage, type Page } from "playwright-core";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
@@ -11,6 +11,7 @@ import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js"
 const ARTIFACTS = fileURLToPath(new URL("./artifacts/", import.meta.url));
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ARGS = ["--flush-ms", "20"];
+const CHROMIUM = "/usr/bin/chromium";
 
 let nats: NatsServer;
 let pub: TestPublisher;
@@ -18,10 +19,11 @@ let qc: Quotecast;
 let browser: Browser;
 
 t.before(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`the board tests need Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run installs it)`);
   nats = await startNatsServer();
   pub = await TestPublisher.connect(nats.url);
   qc = await startQuotecast({ nats: nats.url, args: ARGS });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
 t.teardown(async () => {
@@ -36,7 +38,7 @@ interface Problems {
 }
 
 /** A page on the board with every console error and uncaught exception collected. */
-async function openBoard(t: Tap.Test, path: string): Promise<{ page: Page; problems: Problems }> {
+async function openBoard(t: Test, path: string): Promise<{ page: Page; problems: Problems }> {
   const page = await browser.newPage({ viewport: { width: 900, height: 560 } });
   t.teardown(() => page.close());
   const problems: Problems = { errors: [] };
@@ -99,6 +101,23 @@ t.test("board - add and remove symbols, reflected in the URL", async (t) => {
   t.same(problems.errors, [], "no console errors");
 });
 
+t.test("board - rows off screen catch up with their latest quote when scrolled into view", async (t) => {
+  const syms = Array.from({ length: 40 }, (_, i) => `OFF${i}`);
+  const { page, problems } = await openBoard(t, `/?symbols=${syms.join(",")}`);
+  await page.setViewportSize({ width: 900, height: 300 });
+  const bottom = page.locator('tr[data-sym="OFF39"]');
+  t.ok((await bottom.boundingBox())!.y > 300, "the last row starts below the viewport");
+  pub.quote("OFF39", { last: 1 });
+  pub.quote("OFF39", { last: 2 });
+  const latest = pub.quote("OFF39", { last: 3.5 });
+  pub.quote("OFF0", { last: 7 });
+  await page.waitForFunction(() => document.querySelector('tr[data-sym="OFF0"] td.last')?.textContent === "7.00", undefined, { timeout: 2000 });
+  await bottom.scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.querySelector('tr[data-sym="OFF39"] td.last')?.textContent === "3.50", undefined, { timeout: 1000 });
+  t.equal(await cell(page, "OFF39", "bid").textContent(), (latest.bid as number).toFixed(2), "the latest quote, not an earlier one");
+  t.same(problems.errors, [], "no console errors");
+});
+
 t.test("board - recovers by itself after the server is killed and restarted, with the latest values", async (t) => {
   const syms = ["BRA", "BRB", "BRC"];
   for (const s of syms) pub.quote(s, { last: 10 });
@@ -116,7 +135,7 @@ t.test("board - recovers by itself after the server is killed and restarted, wit
   await waitFor(async () => (await cell(page, "BRC", "last").textContent()) === "22.75", 5000, "BRC's quote after the restart");
   for (const [sym, q] of Object.entries({ ...latest, BRC: latestC })) {
     t.equal(await cell(page, sym, "last").textContent(), (q.last as number).toFixed(2), `${sym} last is the latest published`);
-    t.equal(await cell(page, sym, "bid").textContent(), q.bid.toFixed(2), `${sym} bid is the latest published`);
+    t.equal(await cell(page, sym, "bid").textContent(), (q.bid as number).toFixed(2), `${sym} bid is the latest published`);
     t.equal(await cell(page, sym, "ask").textContent(), (q.ask as number).toFixed(2), `${sym} ask is the latest published`);
   }
   t.same(problems.errors.filter(notOutageNoise), [], "no console errors");

@@ -19,6 +19,9 @@ interface Row {
   ref: number | undefined;
   price: number | undefined;
   flashUntil: number;
+  /** On screen (or near it). Rows off screen are not touched: their latest quote waits in `deferred`. */
+  visible: boolean;
+  deferred: Quote | undefined;
 }
 
 const rowsEl = element<HTMLTableSectionElement>("rows");
@@ -38,6 +41,24 @@ let latencies: number[] = [];
 let updates = 0;
 /** Set once the rows exist; rows added before that have no quotes to show yet. */
 let sub: Subscription | undefined;
+
+// With 200 symbols most rows are off screen: writing their cells would cost style, layout and paint
+// for nothing. Their latest quote is kept and shown when they scroll into view.
+const visibility = new IntersectionObserver(
+  (entries) => {
+    for (const entry of entries) {
+      const row = rows.get((entry.target as HTMLElement).dataset.sym ?? "");
+      if (!row) continue;
+      row.visible = entry.isIntersecting;
+      if (row.visible && row.deferred) {
+        if (!pending.has(row.sym)) pending.set(row.sym, row.deferred);
+        row.deferred = undefined;
+        schedule();
+      }
+    }
+  },
+  { rootMargin: "200px 0px" },
+);
 
 const initial = initialSymbols();
 for (const sym of initial) addRow(sym);
@@ -80,6 +101,7 @@ rowsEl.addEventListener("click", (e) => {
   if (!button) return;
   const row = rows.get(button.getAttribute("data-remove") ?? "");
   if (!row) return;
+  visibility.unobserve(row.tr);
   row.tr.remove();
   rows.delete(row.sym);
   flashing.delete(row);
@@ -123,6 +145,8 @@ function addRow(sym: string): void {
     ref: undefined,
     price: undefined,
     flashUntil: 0,
+    visible: true,
+    deferred: undefined,
   };
   const remove = document.createElement("button");
   remove.type = "button";
@@ -133,6 +157,7 @@ function addRow(sym: string): void {
   cell("actions", "").appendChild(remove);
   rows.set(sym, row);
   rowsEl.appendChild(tr);
+  visibility.observe(tr);
   // A quote the SDK already holds (a symbol added back) shows at once.
   const known = sub?.quotes.get(sym);
   if (known) {
@@ -151,7 +176,9 @@ function render(now: number): void {
   frameRequested = false;
   for (const [sym, q] of pending) {
     const row = rows.get(sym);
-    if (row) update(row, q, now);
+    if (!row) continue;
+    if (row.visible) update(row, q, now);
+    else row.deferred = q;
   }
   pending.clear();
   for (const row of flashing) {

@@ -88,6 +88,8 @@ class LiveSubscription implements Subscription {
   #watchdog: Timer | undefined;
   #lastActivity = 0;
   #delay: { timer: Timer; resolve: () => void } | undefined;
+  /** Waiting for symbols (none subscribed), as opposed to waiting out a backoff. */
+  #idle = false;
   #closed = false;
   readonly #parser: SseParser;
   readonly #fetch: typeof fetch;
@@ -150,7 +152,8 @@ class LiveSubscription implements Subscription {
     if (this.#controller) {
       this.#abortReason = "symbols";
       this.#controller.abort();
-    } else if (this.#delay) {
+    } else if (this.#idle) {
+      // A backoff is not cut short: it may be a server's Retry-After.
       this.#wakeUp();
     }
   }
@@ -171,7 +174,9 @@ class LiveSubscription implements Subscription {
       if (this.#symbols.length === 0) {
         // Nothing to subscribe to: the (empty) map is trivially current; wait for setSymbols.
         this.#setStatus("live", { reason: "no symbols" });
+        this.#idle = true;
         await this.#sleep(Number.MAX_SAFE_INTEGER);
+        this.#idle = false;
         continue;
       }
       if (first) this.#setStatus("connecting", { url: this.url }, true);
@@ -214,7 +219,7 @@ class LiveSubscription implements Subscription {
           headers.Authorization = "Bearer " + (await this.options.token());
         } catch (cause) {
           this.#report(new ConnectionError("the token callback failed", { cause }));
-          return this.#ended(controller, { kind: "retry", reason: "token callback failed" });
+          return this.#ended(controller, { kind: "retry", reason: "token callback failed" }, false);
         }
       }
       const query = this.#symbols.map(encodeURIComponent).join(",");
@@ -224,12 +229,12 @@ class LiveSubscription implements Subscription {
       } catch (cause) {
         return this.#ended(controller, { kind: "retry", reason: "cannot connect: " + describe(cause) });
       }
-      if (res.status !== 200) return this.#ended(controller, await this.#httpError(res, base));
+      if (res.status !== 200) return this.#ended(controller, await this.#httpError(res, base), false);
       const type = res.headers.get("content-type") ?? "";
       if (!type.startsWith("text/event-stream") || res.body === null) {
         void res.body?.cancel().catch(() => undefined);
         this.#report(new HttpStatusError(200, `expected text/event-stream, got ${type || "no content type"}`, base));
-        return this.#ended(controller, { kind: "retry", reason: "not an event stream" });
+        return this.#ended(controller, { kind: "retry", reason: "not an event stream" }, false);
       }
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
@@ -253,10 +258,13 @@ class LiveSubscription implements Subscription {
     }
   }
 
-  /** The outcome, unless we ended the connection ourselves, which says why better. */
-  #ended(controller: AbortController, outcome: Outcome): Outcome {
+  /**
+   * The outcome, unless we ended the connection ourselves, which says why better. A lost connection
+   * is reported through onError here unless `report` is false (the caller reported it already).
+   */
+  #ended(controller: AbortController, outcome: Outcome, report = true): Outcome {
     if (!controller.signal.aborted || this.#abortReason === undefined) {
-      if (outcome.kind === "retry") this.#report(new ConnectionError(outcome.reason));
+      if (report && outcome.kind === "retry") this.#report(new ConnectionError(outcome.reason));
       return outcome;
     }
     switch (this.#abortReason) {

@@ -45,9 +45,9 @@ process.on("exit", () => {
 /** Run `quotecast serve` from dist/ as a user would, on free ports, and wait until it serves. */
 export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast> {
   const port = opts.port ?? (await freePort());
-  // freePort() may hand back the same port twice in a row.
+  // Two listen-on-0 probes in a row can be handed the same port by the kernel (seen here).
   let metricsPort = await freePort();
-  while (metricsPort === port) metricsPort = await freePort();
+  for (let i = 0; i < 10 && metricsPort === port; i++) metricsPort = await freePort();
   const argv = [CLI, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort), "--workers", "1", "--nats", opts.nats, ...(opts.args ?? [])];
   const env = { ...process.env, LOG_LEVEL: "info", ...opts.env };
   const child =
