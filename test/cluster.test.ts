@@ -38,6 +38,7 @@ t.test("cluster - --max-connections holds for all workers together, with 503 and
 
   const m = await qc.metrics();
   t.equal(metricValue(m, "quotecast_connections"), 10, "aggregated over both workers");
+  t.equal(metricValue(m, "quotecast_max_connections"), 10, "the cap, for alerts on connections near it");
   t.ok(metricValue(m, "quotecast_rejected_connections_total", 'reason="max_connections"') >= 1, "refusal counted by reason");
 });
 
@@ -94,6 +95,12 @@ t.test("cluster - a worker killed with SIGKILL is restarted and the other keeps 
   await waitFor(() => qc.workerPids().length === 2 && !qc.workerPids().includes(victim!), 10_000, "a replacement worker");
   await waitFor(() => qc.output().includes('"msg":"worker died; restarting"'), 1000, "the restart to be logged");
   t.pass("the dead worker was replaced");
+  // A scrape times out until the replacement worker has set up its registry.
+  let m = "";
+  await waitFor(async () => (m = await qc.metrics()).includes("quotecast_connections "), 15_000, "a scrape answered by both workers");
+  t.equal(metricValue(m, "quotecast_worker_restarts_total"), 1, "the restart is counted by the primary");
+  t.equal(metricValue(m, "quotecast_workers"), 2, "workers alive, counted by the primary");
+  t.equal(metricValue(m, "quotecast_connections"), survivors.length, "the workers' metrics are still served alongside");
 });
 
 t.test("drain - SIGTERM delivers what was published, tells clients to reconnect, ends every stream in time, exits 0", async (t) => {

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { createServer, type Server } from "node:http";
-import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
+import { AggregatorRegistry, Counter, Gauge, Registry, type PrometheusContentType } from "prom-client";
 import type { ServeConfig } from "../config/serve-config.js";
 import type { Logger } from "../logger.js";
 import { RestartPolicy } from "./restart-policy.js";
@@ -18,6 +18,12 @@ export const CONFIG_ENV = "QUOTECAST_WORKER_CONFIG";
 export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   const aggregator = new AggregatorRegistry<PrometheusContentType>();
   const restarts = new RestartPolicy();
+  // The primary's own metrics: the workers' registries cannot count their own deaths.
+  const own = new Registry<PrometheusContentType>();
+  const workerRestarts = new Counter({ name: "quotecast_worker_restarts_total", help: "Workers that died and were restarted by the primary", registers: [own] });
+  // What alerts compare the workers' sums with: "every worker on NATS", "connections near the cap".
+  new Gauge({ name: "quotecast_workers", help: "Worker processes alive", registers: [own], collect() { this.set(Object.keys(cluster.workers ?? {}).length); } });
+  new Gauge({ name: "quotecast_max_connections", help: "The --max-connections cap (whole server)", registers: [own], collect() { this.set(cfg.maxConnections); } });
   serveAdmission(new Admission(cfg));
   let stopping = false;
   let metricsServer: Server | null = null;
@@ -38,6 +44,7 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
         }
         return;
       }
+      workerRestarts.inc();
       const delay = restarts.onExit(Date.now());
       const level = restarts.crashLooping ? "error" : "warn";
       log[level]({ worker: worker.id, code, signal, restartInMs: delay, recentExits: restarts.recentExits }, restarts.crashLooping ? "worker keeps dying; restarting with backoff" : "worker died; restarting");
@@ -49,7 +56,7 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
     for (let i = 0; i < cfg.workers; i++) fork();
 
     if (cfg.metricsPort !== 0) {
-      metricsServer = serveMetrics(aggregator, cfg.host, cfg.metricsPort, log);
+      metricsServer = serveMetrics(aggregator, own, cfg.host, cfg.metricsPort, log);
     }
 
     let firstSignalAt = 0;
@@ -78,17 +85,17 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   });
 }
 
-function serveMetrics(aggregator: AggregatorRegistry<PrometheusContentType>, host: string, port: number, log: Logger): Server {
+function serveMetrics(aggregator: AggregatorRegistry<PrometheusContentType>, own: Registry<PrometheusContentType>, host: string, port: number, log: Logger): Server {
   const server = createServer((req, res) => {
     if (req.url !== "/metrics" || req.method !== "GET") {
       res.writeHead(req.url === "/metrics" ? 405 : 404, { "Content-Type": "application/json" });
       res.end(JSON.stringify({ error: req.url === "/metrics" ? "use GET" : "no such path; metrics are at /metrics" }));
       return;
     }
-    aggregator.clusterMetrics().then(
-      (text) => {
+    Promise.all([aggregator.clusterMetrics(), own.metrics()]).then(
+      ([workers, primary]) => {
         res.writeHead(200, { "Content-Type": aggregator.contentType });
-        res.end(text);
+        res.end(workers + primary);
       },
       (err: unknown) => {
         res.writeHead(500, { "Content-Type": "application/json" });

@@ -25,6 +25,9 @@ export interface IngestOptions {
   readonly name: string;
 }
 
+/** Catch-ups read again, at most, when they end short of the stream leader's last sequence. */
+const MAX_REREADS = 20;
+
 /** Messages asked for per pull while catching up. */
 const PULL_BATCH = 4096;
 
@@ -53,6 +56,8 @@ export class FeedIngest {
   #loaded = false;
   #stopping = false;
   #epoch: string | null = null;
+  /** Catch-ups read again in a row because they ended before the stream leader's end. */
+  #rereads = 0;
   /** Bumped on every catch-up; messages of an older one are ignored. */
   #generation = 0;
   /** Feed messages received, live or in a catch-up. */
@@ -84,6 +89,7 @@ export class FeedIngest {
     if (nc === null) return;
     this.#nc = nc;
     this.#connected = true;
+    this.#log.info({ server: nc.getServer() }, "connected to NATS");
     void this.#watchStatus(nc);
     // Live first, so nothing published while the last values load falls between the two.
     this.#live = nc.subscribe(LIVE_PREFIX + QUOTES_WILDCARD, { callback: this.#onLive });
@@ -158,9 +164,28 @@ export class FeedIngest {
     );
     if (consumer === null || generation !== this.#generation) return;
     let caughtUp = false;
+    // The stream's end as its leader reported it before this read began. An R1 consumer may be
+    // placed on a replica that has not caught up yet (a NATS node that just rejoined), whose
+    // "no more pending" comes early: a snapshot from it would miss the newest quotes.
+    const leaderEnd = info.state.last_seq;
+    let readTo = from === null ? 0 : from - 1;
     const done = (): void => {
       if (generation !== this.#generation || caughtUp) return;
+      // Bounded: a purge can leave the leader's last sequence pointing at a message no longer there.
+      if (readTo < leaderEnd && !keepFollowing && this.#rereads < MAX_REREADS) {
+        this.#rereads++;
+        this.#log.warn({ readTo, leaderEnd, attempt: this.#rereads }, "the catch-up read a stream replica behind its leader; reading again");
+        this.#generation++;
+        const messages = this.#catchUp;
+        this.#catchUp = null;
+        void messages?.close().catch(() => undefined);
+        setTimeout(() => {
+          if (!this.#stopping) void this.#startCatchUp(nc).catch((err: unknown) => this.#log.error({ err }, "could not catch up with the quote stream"));
+        }, 250).unref();
+        return;
+      }
       caughtUp = true;
+      this.#rereads = 0;
       if (!keepFollowing) {
         this.#generation++;
         const messages = this.#catchUp;
@@ -186,6 +211,7 @@ export class FeedIngest {
       callback: (m: JsMsg) => {
         if (generation !== this.#generation) return;
         this.#apply(m.subject, m.data, m.seq);
+        if (m.seq > readTo) readTo = m.seq;
         if (m.info.pending === 0) done();
       },
     });
@@ -203,9 +229,19 @@ export class FeedIngest {
         return await connect({
           servers,
           name: this.#opts.name,
+          // The list is an order of preference: each node lists its own (nearest) NATS server
+          // first, so nodes spread over the cluster rather than all landing where nats.js's
+          // shuffle puts them. After a failure the client tries that server once more, then the next ones.
+          noRandomize: true,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
-          pingInterval: 5_000,
+          // A NATS node that hangs (its sockets open, nothing answering) is noticed by ping: two
+          // unanswered pings 3 s apart. And a server that accepts TCP but does not complete the
+          // handshake within 3 s is skipped: the default 20 s kept a node on a frozen server
+          // (seen: 33 s of frozen prices instead of ~10).
+          pingInterval: 3_000,
+          maxPingOut: 2,
+          timeout: 3_000,
         });
       } catch (err) {
         if (!warned) {

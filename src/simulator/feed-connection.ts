@@ -43,7 +43,8 @@ export class QuoteStreamUnavailableError extends Error {
 export async function connectFeed(servers: readonly string[], log: Logger): Promise<NatsConnection> {
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: [...servers], name: "quotecast-feed", maxReconnectAttempts: -1 });
+    // The list is an order of preference, as for the servers (see src/feed/ingest.ts).
+    nc = await connect({ servers: [...servers], name: "quotecast-feed", noRandomize: true, maxReconnectAttempts: -1 });
   } catch (err) {
     throw new NatsUnavailableError(servers, { cause: err });
   }

@@ -1,0 +1,168 @@
+// deploy/ cannot run here (no Docker engine, no Kubernetes): these tests check what can be checked
+// without them, against the code and a real server: the files parse, name the image, ports, probe
+// paths, options and metrics that exist, and the compose topology is the one scripts/local-cluster runs.
+import { readFileSync } from "node:fs";
+import t from "tap";
+import { parse, parseAllDocuments } from "yaml";
+import { SERVE_DEFAULTS, SERVE_OPTIONS } from "../src/config/serve-config.js";
+import { startNatsServer } from "./helpers/nats-server.js";
+import { startQuotecast } from "./helpers/quotecast.js";
+
+const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), "utf8");
+const pkg = JSON.parse(read("package.json")) as { version: string };
+const topology = JSON.parse(read("deploy/topology.json")) as {
+  nats: { name: string }[];
+  quotecast: { name: string; nats: string[] }[];
+  feed: { name: string; nats: string[] };
+};
+const compose = parse(read("deploy/docker-compose.yml"), { merge: true }) as { services: Record<string, Service> };
+const k8s = parseAllDocuments(read("deploy/k8s/quotecast.yaml")).map((d) => d.toJS() as K8sObject);
+const alerts = parse(read("deploy/prometheus/alerts.yml")) as { groups: { name: string; rules: { alert: string; expr: string; labels?: { severity?: string }; annotations?: { summary?: string } }[] }[] };
+const dashboard = JSON.parse(read("deploy/grafana/quotecast.json")) as { panels: { title: string; targets: { expr: string }[] }[]; templating: { list: { query?: unknown }[] } };
+
+interface Service {
+  image?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  stop_grace_period?: string;
+  volumes?: string[];
+  depends_on?: string[];
+}
+interface K8sObject {
+  kind: string;
+  metadata: { name: string };
+  spec: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+const KNOWN_ENV = new Set<string>([...Object.values(SERVE_OPTIONS).map((o) => o.env), "NATS_URL", "NODE_ENV", "LOG_LEVEL"]);
+const seconds = (s: string): number => Number(/^(\d+)s$/.exec(s)?.[1] ?? NaN);
+const drainSeconds = SERVE_DEFAULTS.drainMs / 1000;
+/** The primary SIGKILLs workers that have not finished draining this long after the drain window. */
+const PRIMARY_MARGIN_S = 5;
+
+t.test("deploy - every metric named by the dashboard, the alert rules and the autoscaler is exported by a real server", { timeout: 60_000 }, async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.cleanup());
+  const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2"] });
+  t.teardown(() => qc.stop());
+  // Probe paths of the manifests answer on a real server.
+  t.equal((await fetch(`${qc.base}/readyz`)).status, 200, "/readyz");
+  t.equal((await fetch(`${qc.base}/healthz`)).status, 200, "/healthz");
+
+  const text = await qc.metrics();
+  const exported = new Set(text.split("\n").filter((l) => l.startsWith("quotecast_")).map((l) => /^[a-z0-9_]+/.exec(l)![0]));
+  const exprs = [
+    ...dashboard.panels.flatMap((p) => p.targets.map((x) => x.expr)),
+    ...dashboard.templating.list.map((v) => (typeof v.query === "string" ? v.query : "")),
+    ...alerts.groups.flatMap((g) => g.rules.map((r) => r.expr)),
+    ...k8s.filter((o) => o.kind === "HorizontalPodAutoscaler").flatMap((o) => (o.spec.metrics as { pods?: { metric: { name: string } } }[]).map((m) => m.pods?.metric.name ?? "")),
+  ];
+  const named = new Set(exprs.flatMap((e) => e.match(/\bquotecast_[a-z0-9_]+/g) ?? []));
+  t.ok(named.size >= 15, `${named.size} metrics named`);
+  const missing = [...named].filter((m) => !exported.has(m));
+  t.same(missing, [], "none missing from /metrics");
+});
+
+t.test("deploy - alert rules cover the failures operators must hear about", async (t) => {
+  const rules = alerts.groups.flatMap((g) => g.rules);
+  const by = (re: RegExp) => rules.filter((r) => re.test(r.expr));
+  t.ok(by(/quotecast_nats_connected/).length > 0, "NATS disconnected");
+  t.ok(by(/quotecast_slow_consumer_disconnects_total/).length > 0, "slow-consumer disconnect rate");
+  t.ok(by(/quotecast_connections.*quotecast_max_connections/).length > 0, "connections near the cap");
+  t.ok(by(/histogram_quantile\(0\.99,.*quotecast_publish_to_write_seconds_bucket/).length > 0, "publish-to-write p99");
+  t.ok(by(/quotecast_worker_restarts_total/).length > 0, "worker restarts");
+  for (const r of rules) t.ok(r.labels?.severity && r.annotations?.summary, `${r.alert} has a severity and a summary`);
+});
+
+t.test("deploy - the Kubernetes manifests parse and name the image, ports, probes and timings of the code", async (t) => {
+  const kinds = k8s.map((o) => o.kind);
+  for (const kind of ["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Ingress"]) t.ok(kinds.includes(kind), kind);
+  const deployment = k8s.find((o) => o.kind === "Deployment")!;
+  const pod = deployment.spec.template.spec;
+  const c = pod.containers[0];
+  t.equal(c.image, `quotecast/quotecast:${pkg.version}`, "the image compose builds, tagged with the package version");
+  t.equal(c.image, compose.services["quotecast-1"]!.image);
+  const ports = Object.fromEntries((c.ports as { name: string; containerPort: number }[]).map((p) => [p.name, p.containerPort]));
+  t.same(ports, { http: SERVE_DEFAULTS.port, metrics: SERVE_DEFAULTS.metricsPort }, "the server's default ports");
+  const env = Object.fromEntries((c.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+  t.same(Object.keys(env).filter((k) => !KNOWN_ENV.has(k)), [], "only environment variables quotecast reads");
+  t.equal(env.QUOTECAST_PORT, String(SERVE_DEFAULTS.port));
+  t.same([c.readinessProbe.httpGet.path, c.livenessProbe.httpGet.path], ["/readyz", "/healthz"]);
+  t.equal(c.readinessProbe.httpGet.port, "http");
+  const preStop = Number(c.lifecycle.preStop.exec.command[1]);
+  const drain = Number(env.QUOTECAST_DRAIN_MS) / 1000;
+  t.ok(pod.terminationGracePeriodSeconds > preStop + drain + PRIMARY_MARGIN_S, `grace ${pod.terminationGracePeriodSeconds} s > preStop ${preStop} s + drain ${drain} s + ${PRIMARY_MARGIN_S} s`);
+  t.ok(pod.securityContext.runAsNonRoot, "non-root");
+  const svc = k8s.find((o) => o.kind === "Service")!;
+  t.same((svc.spec.ports as { targetPort: string }[]).map((p) => p.targetPort).sort(), ["http", "metrics"]);
+  const ingress = k8s.find((o) => o.kind === "Ingress")!;
+  const annotations = (ingress as unknown as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
+  t.equal(annotations["nginx.ingress.kubernetes.io/proxy-buffering"], "off", "no proxy buffering");
+  t.ok(Number(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > SERVE_DEFAULTS.heartbeatMs / 1000, "read timeout above the heartbeat");
+  const hpa = k8s.find((o) => o.kind === "HorizontalPodAutoscaler")!;
+  t.equal(hpa.spec.scaleTargetRef.name, deployment.metadata.name);
+  const pdb = k8s.find((o) => o.kind === "PodDisruptionBudget")!;
+  t.same(pdb.spec.selector, deployment.spec.selector);
+
+  const natsValues = parse(read("deploy/k8s/nats-values.yaml")) as { config: { cluster: { enabled: boolean; replicas: number }; jetstream: { enabled: boolean } } };
+  t.same([natsValues.config.cluster.enabled, natsValues.config.cluster.replicas, natsValues.config.jetstream.enabled], [true, 3, true], "the official chart: a JetStream cluster of three");
+});
+
+t.test("deploy - docker-compose.yml runs the topology of scripts/local-cluster (deploy/topology.json)", async (t) => {
+  const s = compose.services;
+  const names = (list: { name: string }[]) => list.map((x) => x.name);
+  t.same(Object.keys(s).filter((n) => n.startsWith("nats-")), names(topology.nats), "the NATS nodes");
+  t.same(Object.keys(s).filter((n) => n.startsWith("quotecast-")), names(topology.quotecast), "the quotecast nodes");
+  t.ok(s[topology.feed.name], "the feed");
+  t.ok(s.lb, "a load balancer");
+  /** nats://nats-2:4222,nats://nats-1:4222 → ["nats-2", "nats-1"] */
+  const hosts = (urls: string) => urls.split(",").map((u) => new URL(u).hostname);
+  for (const n of topology.nats) {
+    const cmd = s[n.name]!.command!;
+    t.ok(cmd.includes("-js"), `${n.name} has JetStream`);
+    const routes = hosts(cmd[cmd.indexOf("--routes") + 1]!);
+    t.same(routes.sort(), names(topology.nats).filter((x) => x !== n.name), `${n.name} routes to the other two`);
+  }
+  for (const q of topology.quotecast) {
+    const svc = s[q.name]!;
+    t.same(hosts(svc.environment!.NATS_URL!), q.nats, `${q.name} lists the NATS nodes in the topology's order, its own first`);
+    t.same(Object.keys(svc.environment!).filter((k) => !KNOWN_ENV.has(k)), [], `${q.name}: only variables quotecast reads`);
+    t.ok(seconds(svc.stop_grace_period!) > drainSeconds + PRIMARY_MARGIN_S, `${q.name}: stop_grace_period longer than the drain`);
+    t.same(svc.command, ["serve"]);
+  }
+  const feed = s[topology.feed.name]!.command!;
+  t.equal(feed[0], "feed");
+  t.same(hosts(feed[feed.indexOf("--nats") + 1]!), topology.feed.nats, "the feed's NATS order");
+
+  const nginx = read("deploy/nginx/quotecast.conf");
+  t.ok(s.lb!.volumes!.some((v) => v.startsWith("./nginx/quotecast.conf:")), "the lb runs deploy/nginx/quotecast.conf");
+  const upstreams = [...nginx.matchAll(/^\s*server (\S+):(\d+)/gm)].map((m) => [m[1], Number(m[2])]);
+  t.same(upstreams, topology.quotecast.map((q) => [q.name, SERVE_DEFAULTS.port]), "nginx balances over the quotecast nodes");
+  t.match(nginx, /proxy_buffering off;/);
+  t.match(nginx, /proxy_read_timeout 1h;/);
+});
+
+t.test("deploy - Dockerfile: multi-stage, production dependencies only, non-root, Node receives the signals", async (t) => {
+  const docker = read("deploy/Dockerfile");
+  t.equal(docker.match(/^FROM /gm)?.length, 2, "two stages");
+  t.match(docker, /npm prune --omit=dev/);
+  const runtime = docker.slice(docker.lastIndexOf("\nFROM "));
+  t.match(runtime, /^USER node$/m, "runs as the image's unprivileged user");
+  t.match(runtime, /^ENTRYPOINT \["node", "dist\/cli\.js"\]$/m, "exec form: node is PID 1 and gets SIGTERM itself");
+  t.match(runtime, new RegExp(`^EXPOSE ${SERVE_DEFAULTS.port} ${SERVE_DEFAULTS.metricsPort}$`, "m"));
+});
+
+t.test("deploy - systemd unit and sysctl settings for a node with 100k connections", async (t) => {
+  const unit = read("deploy/quotecast.service");
+  const value = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(unit)?.[1];
+  const nofile = Number(value("LimitNOFILE"));
+  t.ok(nofile >= 100_000 + 128, `LimitNOFILE ${nofile}`);
+  t.equal(value("KillMode"), "mixed", "SIGTERM to the primary only, which drains the workers");
+  t.ok(Number(value("TimeoutStopSec")) > drainSeconds + PRIMARY_MARGIN_S, "stop timeout longer than the drain");
+  const envs = [...unit.matchAll(/^Environment=([A-Z_]+)=/gm)].map((m) => m[1]!);
+  t.same(envs.filter((k) => !KNOWN_ENV.has(k)), [], "only variables quotecast reads");
+  const sysctl = read("deploy/sysctl-quotecast.conf");
+  const setting = (key: string) => Number(new RegExp(`^${key.replace(/\./g, "\\.")} = (\\d+)`, "m").exec(sysctl)?.[1]);
+  t.ok(setting("fs.nr_open") >= nofile, "fs.nr_open allows LimitNOFILE");
+  t.ok(setting("net.core.somaxconn") >= 4096, "accept queue for reconnect storms");
+});
