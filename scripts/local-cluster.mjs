@@ -19,6 +19,7 @@
 //   LOCAL_CLUSTER_HOST          bind address of the quotecast nodes (default 127.0.0.1)
 //   LOCAL_CLUSTER_FEED_RATE     quotes per second from the feed (default 200)
 //   LOCAL_CLUSTER_SYMBOLS       symbols the feed publishes (default 50)
+//   LOCAL_CLUSTER_READY_MS      how long `up` waits for every node's /readyz (default 60000)
 //   LOCAL_CLUSTER_STATE         state file of a running `up` (default $TMPDIR/quotecast-local-cluster.json)
 //   QUOTECAST_WORKERS, QUOTECAST_DRAIN_MS and every other QUOTECAST_* variable reach the nodes
 //   (defaults here: 1 worker and a 3 s drain per node, so that a laptop runs it all comfortably).
@@ -36,7 +37,7 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(ROOT, "dist", "cli.js");
 const TOPOLOGY = JSON.parse(readFileSync(join(ROOT, "deploy", "topology.json"), "utf8"));
 const STATE = process.env.LOCAL_CLUSTER_STATE || join(tmpdir(), "quotecast-local-cluster.json");
-const READY_TIMEOUT_MS = 60_000;
+const READY_TIMEOUT_MS = Number(process.env.LOCAL_CLUSTER_READY_MS) || 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
 const say = (msg) => process.stderr.write(`local-cluster: ${msg}\n`);
@@ -277,6 +278,8 @@ async function up(json) {
     if (statuses.every((s) => s === 200)) break;
     if (Date.now() > deadline) {
       say(`not ready within ${READY_TIMEOUT_MS} ms (readyz: ${statuses.join(", ")}); logs in ${runDir}`);
+      // The logs go with the run directory at shutdown: show the ends of the quotecast nodes' ones.
+      for (const q of topo.quotecast) say(`${q.name}'s log ends:\n${tail(join(runDir, `${q.name}.log`), 1500)}`);
       await shutdown(1, runDir);
       return;
     }

@@ -41,7 +41,9 @@ const alive = (pid: number): boolean => {
 t.test("local-cluster - one command starts 3 clustered NATS nodes, 2 quotecast nodes on their own NATS node, the feed; stop ends it all", { timeout: 90_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "qc-local-cluster-test-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const env = userEnv({ LOCAL_CLUSTER_FREE_PORTS: "1", LOCAL_CLUSTER_STATE: join(dir, "state.json"), LOCAL_CLUSTER_FEED_RATE: "100", LOCAL_CLUSTER_SYMBOLS: "20" });
+  const env = userEnv({ LOCAL_CLUSTER_FREE_PORTS: "1", LOCAL_CLUSTER_STATE: join(dir, "state.json"), LOCAL_CLUSTER_FEED_RATE: "100", LOCAL_CLUSTER_SYMBOLS: "20",
+    // Shorter than the wait below, so a cluster that does not come up says why in its stderr.
+    LOCAL_CLUSTER_READY_MS: "45000" });
   const up = spawn(SCRIPT, ["up", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
