@@ -26,14 +26,19 @@ const live = new Set<Managed>();
 
 export function spawnManaged(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Managed {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+  return register(name, child);
+}
+
+/** Track a child started elsewhere (spawn or fork) so cleanupAll() stops it too. */
+export function register(name: string, child: ChildProcess): Managed {
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
   let out = "";
   const keep = (d: Buffer) => {
     out += d.toString("utf8");
     if (out.length > 65_536) out = out.slice(-65_536);
   };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, sig) => resolve(code ?? sig ?? "?")));
   const pid = child.pid;
   const m: Managed = {
