@@ -86,9 +86,6 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     f.serverRssIdleMB = idle0.rssBytes / MB;
     const heap0 = await server.heapUsed();
     if (heap0 !== undefined) f.serverHeapIdleMB = heap0 / MB;
-    if (spec.rate > 0 && server.publishTo !== "none") {
-      pub = await Publisher.start(server.publishTo, server.publishTo === "nats" ? nats!.url : `http://127.0.0.1:${server.port}`, spec.rate, spec.universe);
-    }
     const paths = subscriptionPaths(spec.connections, spec.perConnection, spec.universe);
     lg = await LoadGenerator.start(server.port, paths, { slowShare: spec.slowShare, openOn: server.openOn });
     const open = await lg.open(spec.concurrency);
@@ -97,6 +94,12 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     f.connectSec = round(open.seconds, 2);
     if (open.firstError) f.firstError = open.firstError;
     log(`    ${spec.server}: ${open.opened}/${spec.connections} open in ${open.seconds.toFixed(1)} s${open.failed ? ` (${open.failed} failed: ${open.firstError})` : ""}`);
+
+    // The feed starts once every connection is open: connecting is measured on its own (and
+    // in the storm scenario), the window below is steady state only.
+    if (spec.rate > 0 && server.publishTo !== "none") {
+      pub = await Publisher.start(server.publishTo, server.publishTo === "nats" ? nats!.url : `http://127.0.0.1:${server.port}`, spec.rate, spec.universe);
+    }
 
     if (spec.extra === "idle") {
       await sleep(3000);
@@ -156,6 +159,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
       const stopped = await pub.stop();
       pub = undefined;
       f.published = stopped.published;
+      if (stopped.behind > 0) f.publishFailed = stopped.behind;
       f.publishRate = round(stopped.published / stopped.seconds, 0);
       const deadline = Date.now() + 15_000;
       let check = await lg.check(stopped.finals);
