@@ -152,9 +152,10 @@ class Conn {
       const socket = connect({ host: "127.0.0.1", port: cfg.port, localAddress, noDelay: true });
       this.socket = socket;
       socket.on("connect", () => socket.write(`GET ${cfg.paths[this.index]} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`));
-      socket.on("data", (b: Buffer) => this.data(b));
-      socket.on("error", (err) => this.fail(err.message));
-      socket.on("close", () => this.fail("closed"));
+      // Events of a socket this connection already replaced (storm, churn) are ignored.
+      socket.on("data", (b: Buffer) => this.socket === socket && this.data(b));
+      socket.on("error", (err) => this.socket === socket && this.fail(err.message));
+      socket.on("close", () => this.socket === socket && this.fail("closed"));
     });
   }
 
