@@ -103,7 +103,8 @@ export function judge(runs: RunLine[]): TargetVerdict[] {
   const out: TargetVerdict[] = [];
   const find = (scenario: string, server: string, conns: number, rate: number, flush: number) =>
     runs.find((r) => r.scenario === scenario && r.server === server && r.params.workers === 1 && r.params.connections === conns && r.params.rate === rate && r.params.flushMs === flush && r.figures.error === undefined);
-  const maxConns = Math.max(0, ...runs.filter((r) => r.scenario === "matrix" && r.params.flushMs === 250).map((r) => r.params.connections));
+  const at250 = runs.filter((r) => r.scenario === "matrix" && r.params.flushMs === 250).map((r) => r.params.connections);
+  const maxConns = at250.length > 0 ? Math.max(...at250) : 18_000;
   for (const [conns, flush] of [[5000, 50], [maxConns, 250]] as const) {
     const q = find("matrix", "quotecast", conns, 2000, flush);
     const c = find("matrix", "ceiling", conns, 2000, flush);

@@ -28,6 +28,10 @@ export interface RunSpec {
   /** Extra phases run between the measurement and the final check. */
   readonly extra?: "storm" | "soak" | "idle";
   readonly soakSec?: number;
+  /** Profiling only: how quotecast is started (see bench/profile.ts). */
+  readonly wrap?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly stopGraceMs?: number;
 }
 
 export type Figures = Record<string, number | string | boolean | null>;
@@ -64,6 +68,7 @@ export function quotesPerFrame(rate: number, flushMs: number, universe: number, 
 }
 
 const MB = 1e6;
+const RSS_GUARD = 3e9;
 
 export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<Figures> {
   const needsNats = spec.server !== "ceiling" && spec.server !== "nchan";
@@ -71,7 +76,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
   let server: BenchServer | undefined;
   let pub: Publisher | undefined;
   let lg: LoadGenerator | undefined;
-  const f: Figures = {};
+  const f: Figures & { serverRssIdleMB?: number } = {};
   try {
     server = await startServer(spec.server, {
       nats: nats?.url ?? "",
@@ -80,10 +85,13 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
       quotesPerFrame: quotesPerFrame(spec.rate, spec.flushMs, spec.universe, spec.perConnection),
       symbolPeriodMs: spec.rate > 0 ? (1000 * spec.universe) / spec.rate : spec.flushMs,
       maxConnections: spec.connections + 1000,
+      ...(spec.wrap ? { wrap: spec.wrap } : {}),
+      ...(spec.env ? { env: spec.env } : {}),
+      ...(spec.stopGraceMs ? { stopGraceMs: spec.stopGraceMs } : {}),
     });
     await sleep(1000);
     const idle0 = server.usage();
-    f.serverRssIdleMB = idle0.rssBytes / MB;
+    f.serverRssIdleMB = round(idle0.rssBytes / MB, 1);
     const heap0 = await server.heapUsed();
     if (heap0 !== undefined) f.serverHeapIdleMB = heap0 / MB;
     const paths = subscriptionPaths(spec.connections, spec.perConnection, spec.universe);
@@ -108,6 +116,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
       f.rssPerConnKB = round((u.rssBytes - idle0.rssBytes) / 1024 / Math.max(1, open.opened), 2);
       const heap = await server.heapUsed();
       if (heap !== undefined && heap0 !== undefined) f.heapPerConnKB = round((heap - heap0) / 1024 / Math.max(1, open.opened), 2);
+      log(`    ${spec.server}: RSS ${f.serverRssIdleMB.toFixed(1)} → ${(u.rssBytes / MB).toFixed(1)} MB: ${f.rssPerConnKB} KB per connection${f.heapPerConnKB === undefined ? "" : ` (V8 heap ${f.heapPerConnKB} KB)`}`);
       return f;
     }
 
@@ -133,7 +142,16 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     const n0 = nats ? treeUsage(nats.pid!).cpuSec : 0;
     const busy = machineBusy();
     const t0 = performance.now();
-    await sleep(spec.measureSec * 1000);
+    // A server that buffers without bound (the naive one) could take the shared machine's
+    // memory: past RSS_GUARD the window ends early and the run is marked overloaded.
+    while (performance.now() - t0 < spec.measureSec * 1000) {
+      await sleep(500);
+      if (server.usage().rssBytes > RSS_GUARD) {
+        f.overloaded = `server RSS over ${RSS_GUARD / 1e9} GB after ${((performance.now() - t0) / 1000).toFixed(1)} s: window cut short`;
+        log(`    ${f.overloaded}`);
+        break;
+      }
+    }
     const end = await lg.totals();
     const sec = (performance.now() - t0) / 1000;
     const s1 = server.usage();

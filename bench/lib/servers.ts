@@ -38,6 +38,11 @@ export interface ServerOptions {
   /** ceiling: ms between two updates of one symbol (universe / feed rate). */
   readonly symbolPeriodMs: number;
   readonly maxConnections: number;
+  /** quotecast: the command line before `dist/cli.js serve` (a profiler), and extra environment. */
+  readonly wrap?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  /** How long stop() waits for a clean exit (a profiler writes its report then). */
+  readonly stopGraceMs?: number;
 }
 
 export async function startServer(kind: ServerKind, o: ServerOptions): Promise<BenchServer> {
@@ -48,14 +53,15 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
   switch (kind) {
     case "quotecast":
       metricsPort = await freePort();
-      proc = spawnManaged("quotecast", process.execPath, [
+      proc = spawnManaged("quotecast", o.wrap?.[0] ?? process.execPath, [
+        ...(o.wrap === undefined ? [] : o.wrap.slice(1)),
         CLI, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort),
         "--nats", o.nats, "--workers", String(o.workers), "--flush-ms", String(o.flushMs),
         // Thousands of connections from four loopback addresses in seconds: the per-address
         // caps that protect production would refuse most of them.
         "--max-connections-per-ip", "1000000", "--max-connect-rate-per-ip", "0", "--max-connect-rate", "0",
         "--max-connections", "1000000", "--drain-ms", "0",
-      ], { LOG_LEVEL: "warn" });
+      ], { LOG_LEVEL: "warn", ...o.env });
       break;
     case "ceiling":
       proc = node("ceiling", "../baseline/ceiling.js", ["--port", String(port), "--flush-ms", String(o.flushMs), "--quotes", String(o.quotesPerFrame), "--period-ms", String(o.symbolPeriodMs)]);
@@ -87,7 +93,7 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       return metric(text, "quotecast_nodejs_heap_size_used_bytes");
     },
-    stop: () => proc.stop(),
+    stop: () => proc.stop(o.stopGraceMs),
   };
 }
 
