@@ -6,7 +6,7 @@
 import type { ServerKind } from "./lib/servers.js";
 import { runOne, type Figures, type RunSpec } from "./lib/run-one.js";
 
-export const CAPACITY_STEPS = [1000, 2000, 3000, 4000, 5000, 7500, 10_000, 14_000, 18_000];
+export const CAPACITY_STEPS = [500, 1000, 2000, 3000, 4000, 5000, 7500, 10_000, 14_000, 18_000];
 
 export interface CapacityOptions {
   readonly servers: readonly ServerKind[];

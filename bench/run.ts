@@ -26,7 +26,7 @@ import { NCHAN_INSTALL, findNginxWithNchan } from "./baseline/nchan.js";
 import { PER_PROCESS, SOURCE_ADDRESSES } from "./lib/loadgen.js";
 import { cleanupAll, installCleanupHooks, openFileLimit } from "./lib/processes.js";
 import { machine } from "./lib/report.js";
-import { appendRun, readRuns, writeSummary } from "./lib/results.js";
+import { appendRun, invocationRuns, readRuns, writeSummary } from "./lib/results.js";
 import { SERVER_KINDS, type ServerKind } from "./lib/servers.js";
 import { CAPACITY_STEPS, DEFAULT_SCENARIOS, SCENARIOS, judge, runScenario, type Scenario, type SuiteOptions } from "./suite.js";
 
@@ -120,7 +120,8 @@ async function main(): Promise<number> {
       if (!values["no-write"]) appendRun(line);
     }, log);
   }
-  const verdicts = judge(local);
+  // Capacity lines of an earlier invocation count when this one did not run capacity.
+  const verdicts = judge(values["no-write"] ? local : invocationRuns(invocation));
   log("\ntargets:");
   for (const v of verdicts) log(`  ${v.met === null ? "not measured" : v.met ? "MET    " : "NOT MET"}  ${v.target}: ${v.figures}`);
   if (!values["no-write"]) {

@@ -91,10 +91,21 @@ export function chartSvg(runs: RunLine[], rate: number, flushMs: number): string
   return out.join("\n") + "\n";
 }
 
-/** Regenerate bench/RESULTS.md and the chart from the JSONL lines of one invocation. */
-export function writeSummary(invocation: string, verdicts: readonly TargetVerdict[], notes: readonly string[]): void {
+/**
+ * The lines of one invocation; when it did not run the (long) capacity scenario, the capacity
+ * lines of the latest invocation that did are shown with it, marked with their own date.
+ */
+export function invocationRuns(invocation: string): RunLine[] {
   const all = readRuns();
   const runs = all.filter((r) => r.invocation === invocation);
+  if (runs.some((r) => r.scenario === "capacity")) return runs;
+  const lastCap = all.filter((r) => r.scenario === "capacity").at(-1);
+  return lastCap === undefined ? runs : [...runs, ...all.filter((r) => r.scenario === "capacity" && r.invocation === lastCap.invocation)];
+}
+
+/** Regenerate bench/RESULTS.md and the chart from the JSONL lines of one invocation. */
+export function writeSummary(invocation: string, verdicts: readonly TargetVerdict[], notes: readonly string[]): void {
+  const runs = invocationRuns(invocation);
   if (runs.length === 0) return;
   const m = runs[0]!.machine;
   writeFileSync(CHART, chartSvg(runs, 2000, 50));
@@ -137,7 +148,7 @@ export function writeSummary(invocation: string, verdicts: readonly TargetVerdic
     ["slow", "## Slow clients\n\nA share of the connections stops reading once open; latency is that of the others. Dropped: connections the server closed (quotecast closes consumers congested past --slow-consumer-ms).", ["server", "conns", "slow share", "frames/s", "p99 ms", "max ms", "dropped", "finals", "server RSS MB", "server CPU %"], (r) => [label(r), n(r.params.connections), n(r.params.slowShare, 2), n(r.figures.framesPerSec), n(r.figures.p99Ms), n(r.figures.maxMs), n(r.figures.dropped), fin(r.figures), n(r.figures.serverRssMB), n(r.figures.serverCpuPct)]],
     ["storm", "## Connect storm\n\nAll connections drop and reconnect at once (1,000 in flight per load-generator process), then the usual measurement window.", ["server", "conns", "back", "failed", "seconds", "p99 ms after", "finals"], (r) => [label(r), n(r.params.connections), n(r.figures.stormReopened), n(r.figures.stormFailed), n(r.figures.stormSec, 1), n(r.figures.p99Ms), fin(r.figures)]],
     ["soak", "## Soak: churn under feed\n\n10% of the connections leave and come back every second for the soak time; RSS and V8 heap before the churn, at its peak, and 5 s after it ends (same number of connections).", ["server", "conns", "soak s", "reconnects", "RSS before", "RSS peak", "RSS after", "heap before", "heap after", "finals", "samples"], (r) => [label(r), n(r.params.connections), n(r.figures.soakSec), n(r.figures.soakReconnects), n(r.figures.soakRssBeforeMB, 1), n(r.figures.soakRssPeakMB, 1), n(r.figures.soakRssAfterMB, 1), n(r.figures.soakHeapBeforeMB, 1), n(r.figures.soakHeapAfterMB, 1), fin(r.figures), String(r.figures.soakSamples ?? "")]],
-    ["capacity", "## Capacity\n\nConnections raised step by step at the given feed until p99 exceeds flush-ms + 100 ms (or connections fail or drop).", ["server", "conns", "feed/s", "flush ms", "open", "p99 ms", "frames/s", "held", "server CPU %", "loadgen CPU %"], (r) => [label(r), n(r.params.connections), n(r.params.rate), n(r.params.flushMs), n(r.figures.open), n(r.figures.p99Ms), n(r.figures.framesPerSec), r.figures.held ? "yes" : "no", n(r.figures.serverCpuPct), n(r.figures.loadgenCpuPct)]],
+    ["capacity", `## Capacity\n\nConnections raised step by step at the given feed until p99 exceeds flush-ms + 100 ms (or connections fail or drop, or final values are missing). Run ${runs.find((r) => r.scenario === "capacity")?.date ?? ""} (\`npm run bench -- capacity\`).`, ["server", "conns", "feed/s", "flush ms", "open", "p99 ms", "frames/s", "held", "server CPU %", "loadgen CPU %"], (r) => [label(r), n(r.params.connections), n(r.params.rate), n(r.params.flushMs), n(r.figures.open), n(r.figures.p99Ms), n(r.figures.framesPerSec), r.figures.held ? "yes" : "no", n(r.figures.serverCpuPct), n(r.figures.loadgenCpuPct)]],
   ];
   for (const [scenario, title, head, row] of sections) {
     const rs = runs.filter((r) => r.scenario === scenario);
