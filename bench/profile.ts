@@ -8,12 +8,11 @@
 // cpu-prof: `node --cpu-prof` on the primary, whose execArgv the forked worker inherits,
 //   summarised here as the top functions by self time (top.txt); open the .cpuprofile in
 //   Chrome DevTools (Performance → Load profile) or speedscope for the flame chart.
-// doctor / flame: `clinic doctor|flame -- node dist/cli.js serve --workers 1` with NO_INSIGHT=1.
-//   clinic instruments the process it starts, the cluster primary; the worker is forked with
-//   the same execArgv, but clinic's report follows the primary's pid, so its flame graph is
-//   mostly the primary's idle loop. cpu-prof is the one that shows the hot path.
+// doctor / flame: clinic refuses clustered processes, so these run one quotecast worker without
+//   its primary (bench/lib/standalone-worker.ts: the same workerMain(), local admission, no
+//   metrics port) as `clinic doctor|flame -- node standalone-worker.js ...`, NO_INSIGHT=1.
 
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { cleanupAll, installCleanupHooks } from "./lib/processes.js";
@@ -67,6 +66,8 @@ async function main(): Promise<number> {
   for (const tool of tools) {
     if (!["cpu-prof", "doctor", "flame"].includes(tool)) throw new Error(`--tool: cpu-prof, doctor, flame or all, not ${tool}`);
     const dir = `${PROFILES}${stamp}-${tool}`;
+    // clinic refuses to start next to trace logs an interrupted run left in the working directory.
+    for (const f of readdirSync(".")) if (/^node_trace\.\d+\.log$/.test(f)) rmSync(f);
     mkdirSync(dir, { recursive: true });
     const spec: RunSpec = {
       scenario: "profile",
@@ -85,7 +86,8 @@ async function main(): Promise<number> {
       ...(tool === "cpu-prof"
         ? // Not NODE_OPTIONS (Node refuses --cpu-prof there): execArgv, which cluster.fork passes on.
           { wrap: [process.execPath, "--cpu-prof", `--cpu-prof-dir=${dir}`] }
-        : { wrap: [CLINIC, tool, "--dest", dir, "--", process.execPath], env: { NO_INSIGHT: "1", NO_UPDATE_NOTIFIER: "1" } }),
+        : // clinic refuses the cluster: one worker without its primary, same code.
+          { wrap: [CLINIC, tool, "--dest", dir, "--", process.execPath], standalone: true, env: { NO_INSIGHT: "1", NO_UPDATE_NOTIFIER: "1" } }),
     };
     log(`profile ${tool}: quotecast, ${spec.connections} connections, feed ${spec.rate}/s, flush ${spec.flushMs} ms → ${dir}`);
     const f = await runOne(spec, log);

@@ -12,7 +12,7 @@
 //     --rates L            matrix feed rates, quotes/s (default 2000,5000)
 //     --peer-max N         naive and nchan run up to this many connections (default 5000)
 //     --measure S          seconds measured per run (default 10)
-//     --soak-seconds S     soak churn time (default 60)
+//     --soak-seconds S     soak churn time (default 40)
 //     --capacity-rate N    capacity feed rate (default 2000)
 //     --capacity-flush MS  capacity flush window (default 50)
 //     --workers2           also run quotecast with 2 workers in the matrix
@@ -96,7 +96,7 @@ async function main(): Promise<number> {
     peerMaxConnections: one(values["peer-max"], quick ? 1500 : 5000, "peer-max"),
     measureSec: one(values.measure, quick ? 4 : 10, "measure"),
     warmupSec: quick ? 1 : 3,
-    soakSec: one(values["soak-seconds"], quick ? 10 : 60, "soak-seconds"),
+    soakSec: one(values["soak-seconds"], quick ? 10 : 40, "soak-seconds"),
     idleConnections: quick ? 1000 : 10_000,
     eventConnections: quick ? 500 : 5000,
     capacityRate: one(values["capacity-rate"], 2000, "capacity-rate"),

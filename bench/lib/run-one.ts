@@ -32,6 +32,7 @@ export interface RunSpec {
   readonly wrap?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   readonly stopGraceMs?: number;
+  readonly standalone?: boolean;
 }
 
 export type Figures = Record<string, number | string | boolean | null>;
@@ -88,6 +89,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
       ...(spec.wrap ? { wrap: spec.wrap } : {}),
       ...(spec.env ? { env: spec.env } : {}),
       ...(spec.stopGraceMs ? { stopGraceMs: spec.stopGraceMs } : {}),
+      ...(spec.standalone ? { standalone: true } : {}),
     });
     await sleep(1000);
     const idle0 = server.usage();
@@ -179,7 +181,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
       f.published = stopped.published;
       if (stopped.behind > 0) f.publishFailed = stopped.behind;
       f.publishRate = round(stopped.published / stopped.seconds, 0);
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + 8_000;
       let check = await lg.check(stopped.finals);
       while (check.current < check.total && Date.now() < deadline) {
         await sleep(500);

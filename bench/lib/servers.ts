@@ -41,6 +41,8 @@ export interface ServerOptions {
   /** quotecast: the command line before `dist/cli.js serve` (a profiler), and extra environment. */
   readonly wrap?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** quotecast: run one worker without the cluster primary (bench/lib/standalone-worker.ts). */
+  readonly standalone?: boolean;
   /** How long stop() waits for a clean exit (a profiler writes its report then). */
   readonly stopGraceMs?: number;
 }
@@ -55,7 +57,7 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
       metricsPort = await freePort();
       proc = spawnManaged("quotecast", o.wrap?.[0] ?? process.execPath, [
         ...(o.wrap === undefined ? [] : o.wrap.slice(1)),
-        CLI, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort),
+        ...(o.standalone ? [here("./standalone-worker.js")] : [CLI, "serve"]), "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort),
         "--nats", o.nats, "--workers", String(o.workers), "--flush-ms", String(o.flushMs),
         // Thousands of connections from four loopback addresses in seconds: the per-address
         // caps that protect production would refuse most of them.
@@ -89,11 +91,11 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
     publishTo: kind === "ceiling" ? "none" : kind === "nchan" ? "nchan" : "nats",
     usage: () => treeUsage(proc.pid),
     async heapUsed() {
-      if (kind !== "quotecast") return undefined;
+      if (kind !== "quotecast" || o.standalone) return undefined;
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       return metric(text, "quotecast_nodejs_heap_size_used_bytes");
     },
-    stop: () => proc.stop(o.stopGraceMs),
+    stop: () => proc.stop(o.stopGraceMs, o.wrap !== undefined),
   };
 }
 
