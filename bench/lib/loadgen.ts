@@ -129,9 +129,14 @@ export class LoadGenerator {
     await this.all({ cmd: "verify" });
   }
 
-  async check(finals: Record<string, number>): Promise<{ current: number; total: number; firstMiss?: string }> {
+  async check(finals: Record<string, number>): Promise<{ current: number; closed: number; total: number; firstMiss?: string }> {
     const rs = await this.all<Extract<ClientReply, { cmd: "checked" }>>({ cmd: "check", finals });
-    return { current: rs.reduce((a, r) => a + r.current, 0), total: rs.reduce((a, r) => a + r.total, 0), firstMiss: rs.find((r) => r.firstMiss)?.firstMiss };
+    return {
+      current: rs.reduce((a, r) => a + r.current, 0),
+      closed: rs.reduce((a, r) => a + r.closed, 0),
+      total: rs.reduce((a, r) => a + r.total, 0),
+      firstMiss: rs.find((r) => r.firstMiss)?.firstMiss,
+    };
   }
 
   async close(): Promise<void> {

@@ -47,7 +47,12 @@ export interface TargetVerdict {
 const n = (v: unknown, digits = 0): string =>
   typeof v === "number" && Number.isFinite(v) ? v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : v === null || v === undefined ? "–" : String(v);
 
-const fin = (f: Figures): string => (f.finalsOk === null || f.finalsOk === undefined ? "n/a" : f.finalsOk ? `✓ ${n(f.finalsCurrent)}` : `✗ ${n(f.finalsCurrent)}/${n(f.finalsTotal)}`);
+const fin = (f: Figures): string =>
+  f.finalsOk === null || f.finalsOk === undefined
+    ? "n/a"
+    : f.finalsOk
+      ? `✓ ${n(f.finalsCurrent)}`
+      : `✗ ${n(f.finalsCurrent)}/${n(f.finalsTotal)}${typeof f.finalsClosed === "number" && f.finalsClosed > 0 ? ` (${n(f.finalsClosed)} closed by the server)` : ""}`;
 
 function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(" | ")} |`, `| ${head.map((_, i) => (i < 2 ? "---" : "---:")).join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");

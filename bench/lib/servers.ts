@@ -7,12 +7,22 @@ import { fileURLToPath } from "node:url";
 import { freePort } from "../../test/helpers/nats-server.js";
 import { findNginxWithNchan, writeNchanConfig } from "../baseline/nchan.js";
 import { sleep, spawnManaged, treeUsage, type Managed } from "./processes.js";
-import { CLI, metric } from "./targets.js";
 
 export const SERVER_KINDS = ["quotecast", "ceiling", "naive", "nchan", "node-coalescing"] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+/** quotecast as users run it; compiled by `npm run build`. */
+const CLI = fileURLToPath(new URL("../../../../dist/cli.js", import.meta.url));
+
+/** Sum of the samples of `name` (no labels, or all label sets) in Prometheus text. */
+export function metric(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(name + " ") || line.startsWith(name + "{")) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
 
 export interface BenchServer {
   readonly kind: ServerKind;

@@ -265,8 +265,10 @@ async function handle(m: ClientCommand): Promise<void> {
     case "check": {
       const finals = new Map(Object.entries(m.finals));
       let current = 0;
+      let closed = 0;
       let firstMiss: string | undefined;
       for (const c of conns) {
+        if (c.state === "done") closed++;
         const syms = decodeURIComponent(/symbols=([^&]*)/.exec(cfg.paths[c.index]!)![1]!).split(",");
         let ok = c.state === "live";
         for (const s of syms) {
@@ -279,7 +281,7 @@ async function handle(m: ClientCommand): Promise<void> {
         }
         if (ok) current++;
       }
-      return reply({ cmd: "checked", current, total: conns.length, firstMiss });
+      return reply({ cmd: "checked", current, closed, total: conns.length, firstMiss });
     }
     case "close": {
       for (const c of conns) {

@@ -45,7 +45,7 @@ export type ClientReply =
   | { cmd: "opened"; opened: number; failed: number; firstError?: string; seconds: number }
   | { cmd: "totals"; totals: ClientTotals; hist: [number, number][]; open: number; cpuSec: number }
   | { cmd: "churned"; reopened: number; failed: number }
-  | { cmd: "checked"; current: number; total: number; firstMiss?: string };
+  | { cmd: "checked"; current: number; closed: number; total: number; firstMiss?: string };
 
 export type PublisherCommand = { cmd: "stop" } | { cmd: "final" };
 export type PublisherReply =
