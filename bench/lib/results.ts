@@ -64,13 +64,16 @@ const label = (r: RunLine) => (r.server === "quotecast" && r.params.workers > 1 
 
 /** p99 against connections, one line per server, for the 2k/s feed at flush 50 ms (log scale). */
 export function chartSvg(runs: RunLine[], rate: number, flushMs: number): string {
-  const pts = runs.filter((r) => r.scenario === "matrix" && r.params.rate === rate && r.params.flushMs === flushMs && typeof r.figures.p99Ms === "number");
+  const at = (scenario: string) => runs.filter((r) => r.scenario === scenario && r.params.rate === rate && r.params.flushMs === flushMs && typeof r.figures.p99Ms === "number");
+  const matrix = at("matrix");
+  // Capacity steps fill in the connection counts the matrix did not run.
+  const pts = [...matrix, ...at("capacity").filter((c) => !matrix.some((m) => label(m) === label(c) && m.params.connections === c.params.connections))];
   const W = 720, H = 420, L = 70, R = 150, T = 40, B = 50;
   const xs = [...new Set(pts.map((r) => r.params.connections))].sort((a, b) => a - b);
   const xMax = Math.max(1000, ...xs);
   const x = (c: number) => L + ((W - L - R) * c) / xMax;
   const yMin = 1, yMax = 60_000;
-  const y = (ms: number) => T + (H - T - B) * (1 - Math.log10(Math.max(yMin, ms) / yMin) / Math.log10(yMax / yMin));
+  const y = (ms: number) => Math.round(10 * (T + (H - T - B) * (1 - Math.log10(Math.max(yMin, ms) / yMin) / Math.log10(yMax / yMin)))) / 10;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -80,7 +83,7 @@ export function chartSvg(runs: RunLine[], rate: number, flushMs: number): string
   for (const ms of [1, 10, 100, 1000, 10_000, 60_000]) out.push(`<line x1="${L}" y1="${y(ms)}" x2="${W - R}" y2="${y(ms)}" stroke="#ddd"/><text x="${L - 6}" y="${y(ms) + 4}" text-anchor="end">${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`}</text>`);
   const limit = flushMs + 100;
   out.push(`<line x1="${L}" y1="${y(limit)}" x2="${W - R}" y2="${y(limit)}" stroke="#999" stroke-dasharray="4 3"/><text x="${W - R + 4}" y="${y(limit) + 4}" fill="#999">flush+100 ms</text>`);
-  for (const c of xs) out.push(`<text x="${x(c)}" y="${H - B + 16}" text-anchor="middle">${c >= 1000 ? `${c / 1000}k` : c}</text>`);
+  for (const c of xs.filter((c, i) => i === 0 || x(c) - x(xs[i - 1]!) > 24)) out.push(`<text x="${x(c)}" y="${H - B + 16}" text-anchor="middle">${c >= 1000 ? `${c / 1000}k` : c}</text>`);
   out.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">connections</text>`);
   let legend = 0;
   for (const s of SERVER_ORDER) {
