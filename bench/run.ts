@@ -1,127 +1,133 @@
-// The one bench runner: `npm run bench [-- options]`. Runs each scenario against quotecast and
-// the baseline under the same load on this machine, prints a table, and writes the results
-// with the machine and date (bench/results/, bench/RESULTS.md).
+// The bench runner: `npm run bench [-- scenarios] [options]`. Races quotecast against its
+// baselines (the ceiling, the naive server, nchan) under the same load on this machine,
+// appends one JSON line per run to bench/results/runs.jsonl and regenerates bench/RESULTS.md
+// and bench/results/p99-vs-connections.svg. Never part of `npm test`.
 //
-//   node build/bench/bench/run.js [fanout] [fanout-random] [ingest] [capacity]
-//     (default: the first three; capacity takes minutes and is run only when named)
-//     --connections N   fan-out subscribers (env BENCH_CONNECTIONS, default 1000, capped by ulimit -n)
-//     --duration S      fan-out measurement seconds (env BENCH_DURATION, default 20; fanout-random half)
-//     --rate N          fan-out feed quotes/s (env BENCH_RATE, default 2000)
-//     --ingest-rates L  comma list (env BENCH_INGEST_RATES, default 20000,50000,100000,200000)
-//     --step S          seconds per ingest rate (env BENCH_STEP, default 6)
-//     --capacity-target N  capacity: stop at this many connections (env BENCH_CAPACITY_TARGET, default 36000)
-//     --capacity-step N    capacity: connections added per step (env BENCH_CAPACITY_STEP, default 2000)
-//     --capacity-rate N    capacity: feed quotes/s (env BENCH_CAPACITY_RATE, default 3)
-//     --quick           a smoke run: 200 connections, 5 s windows, two ingest rates, capacity to 6000
-//     --no-write        print only, write no result files
+//   node build/bench/bench/run.js [matrix] [idle] [slow] [storm] [soak] [capacity]
+//     (default: matrix idle slow storm soak; capacity takes long and runs only when named)
+//     --quick              smoke run: small counts, short windows (about 3 minutes)
+//     --servers L          comma list of quotecast,ceiling,naive,nchan,node-coalescing
+//                          (default: all but node-coalescing; nchan only when installed)
+//     --connections L      matrix connection counts (default 1000,5000,10000,18000)
+//     --rates L            matrix feed rates, quotes/s (default 2000,5000)
+//     --peer-max N         naive and nchan run up to this many connections (default 5000)
+//     --measure S          seconds measured per run (default 10)
+//     --soak-seconds S     soak churn time (default 40)
+//     --capacity-rate N    capacity feed rate (default 2000)
+//     --capacity-flush MS  capacity flush window (default 50)
+//     --workers2           also run quotecast with 2 workers in the matrix
+//     --no-write           print only
+//   Environment: BENCH_* equivalents are not read; flags only.
 
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { findNatsServerBinary } from "../test/helpers/nats-server.js";
-import { runCapacity } from "./capacity.js";
-import { runFanout, type FanoutOptions } from "./fanout.js";
-import { runIngest } from "./ingest.js";
+import { NCHAN_INSTALL, findNginxWithNchan } from "./baseline/nchan.js";
+import { PER_PROCESS, SOURCE_ADDRESSES } from "./lib/loadgen.js";
 import { cleanupAll, installCleanupHooks, openFileLimit } from "./lib/processes.js";
-import { fmt, machine, markdownTable, SHARED_NOTE, writeResults, type ScenarioResult } from "./lib/report.js";
-
-const SCENARIOS = ["fanout", "fanout-random", "ingest", "capacity"] as const;
-type Scenario = (typeof SCENARIOS)[number];
-const DEFAULT_SCENARIOS: Scenario[] = ["fanout", "fanout-random", "ingest"];
+import { machine } from "./lib/report.js";
+import { appendRun, invocationRuns, readRuns, writeSummary } from "./lib/results.js";
+import { SERVER_KINDS, type ServerKind } from "./lib/servers.js";
+import { CAPACITY_STEPS, DEFAULT_SCENARIOS, SCENARIOS, judge, runScenario, type Scenario, type SuiteOptions } from "./suite.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    connections: { type: "string" },
-    duration: { type: "string" },
-    rate: { type: "string" },
-    "ingest-rates": { type: "string" },
-    step: { type: "string" },
-    "capacity-target": { type: "string" },
-    "capacity-step": { type: "string" },
-    "capacity-rate": { type: "string" },
     quick: { type: "boolean", default: false },
+    servers: { type: "string" },
+    connections: { type: "string" },
+    rates: { type: "string" },
+    "peer-max": { type: "string" },
+    measure: { type: "string" },
+    "soak-seconds": { type: "string" },
+    "capacity-rate": { type: "string" },
+    "capacity-flush": { type: "string" },
+    workers2: { type: "boolean", default: false },
     "no-write": { type: "boolean", default: false },
   },
 });
 
-function num(flag: string | undefined, env: string, fallback: number): number {
-  const raw = flag ?? process.env[env];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!(n > 0)) throw new Error(`${env} / --${env.slice(6).toLowerCase()} must be a positive number, got ${raw}`);
-  return n;
-}
-
-const quick = values.quick ?? false;
 const log = (s: string) => process.stderr.write(s + "\n");
 
+function list(raw: string | undefined, fallback: number[], what: string): number[] {
+  if (raw === undefined) return fallback;
+  const out = raw.split(",").map(Number);
+  if (out.some((x) => !(x > 0))) throw new Error(`--${what} takes positive numbers separated by commas, got ${raw}`);
+  return out;
+}
+function one(raw: string | undefined, fallback: number, what: string): number {
+  if (raw === undefined) return fallback;
+  const x = Number(raw);
+  if (!(x > 0)) throw new Error(`--${what} takes a positive number, got ${raw}`);
+  return x;
+}
+
+/** What the machine needs; exact install commands when something is missing. */
+function preflight(servers: ServerKind[]): ServerKind[] {
+  try {
+    findNatsServerBinary();
+  } catch {
+    throw new Error("nats-server is not installed. Install it with\n  Debian/Ubuntu: sudo apt-get install -y nats-server\n  macOS:         brew install nats-server");
+  }
+  if (servers.includes("nchan") && findNginxWithNchan() === undefined) {
+    log(NCHAN_INSTALL);
+    servers = servers.filter((s) => s !== "nchan");
+  }
+  const limit = openFileLimit();
+  if (limit < PER_PROCESS + 500) log(`bench: ulimit -n is ${limit}; each load-generator process holds up to ${PER_PROCESS} sockets: raise it (ulimit -n 20000)`);
+  return servers;
+}
+
 async function main(): Promise<number> {
-  const chosen = positionals.length === 0 ? [...DEFAULT_SCENARIOS] : positionals;
-  for (const s of chosen) if (!SCENARIOS.includes(s as Scenario)) throw new Error(`unknown scenario ${s}; choose from ${SCENARIOS.join(", ")}`);
-
-  // Each client socket is a file descriptor in this process (and one in the server).
-  const fdRoom = openFileLimit() - 256;
-  let connections = num(values.connections, "BENCH_CONNECTIONS", quick ? 200 : 1000);
-  if (connections > fdRoom) {
-    log(`bench: ulimit -n allows ${fdRoom + 256} descriptors: using ${fdRoom} connections instead of ${connections}`);
-    connections = fdRoom;
-  }
-  const duration = num(values.duration, "BENCH_DURATION", quick ? 5 : 20);
-  const fanout: FanoutOptions = {
+  const quick = values.quick!;
+  const chosen = (positionals.length === 0 ? DEFAULT_SCENARIOS : positionals) as Scenario[];
+  for (const s of chosen) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; choose from ${SCENARIOS.join(", ")}`);
+  const serversRaw = (values.servers?.split(",") ?? ["ceiling", "quotecast", "nchan", "naive"]) as ServerKind[];
+  for (const s of serversRaw) if (!SERVER_KINDS.includes(s)) throw new Error(`unknown server ${s}; choose from ${SERVER_KINDS.join(", ")}`);
+  const servers = preflight(serversRaw);
+  const connections = list(values.connections, quick ? [300, 1500] : [1000, 5000, 10_000, 18_000], "connections");
+  // The server under test holds every connection in one process: keep under its ulimit -n.
+  const fdRoom = openFileLimit() - 1000;
+  for (const c of connections) if (c > fdRoom) throw new Error(`${c} connections need ulimit -n above ${c + 1000} (it is ${fdRoom + 1000})`);
+  const o: SuiteOptions = {
+    servers,
     connections,
-    mix: "same",
-    perConnection: 10,
-    universe: 50,
-    rate: num(values.rate, "BENCH_RATE", 2000),
-    flushMs: 50,
-    warmupSec: quick ? 2 : 3,
-    durationSec: duration,
-    sampleEvery: 20,
+    rates: list(values.rates, quick ? [2000] : [2000, 5000], "rates"),
+    peerMaxConnections: one(values["peer-max"], quick ? 1500 : 5000, "peer-max"),
+    measureSec: one(values.measure, quick ? 4 : 10, "measure"),
+    warmupSec: quick ? 1 : 3,
+    soakSec: one(values["soak-seconds"], quick ? 10 : 40, "soak-seconds"),
+    idleConnections: quick ? 1000 : 10_000,
+    eventConnections: quick ? 500 : 5000,
+    capacityRate: one(values["capacity-rate"], 2000, "capacity-rate"),
+    capacityFlushMs: one(values["capacity-flush"], 50, "capacity-flush"),
+    capacitySteps: quick ? [500, 1000, 2000] : CAPACITY_STEPS,
+    workers2: values.workers2!,
   };
-  const ratesRaw = values["ingest-rates"] ?? process.env.BENCH_INGEST_RATES ?? (quick ? "20000,100000" : "20000,50000,100000,200000");
-  const rates = ratesRaw.split(",").map((r) => num(r, "BENCH_INGEST_RATES", 0));
-
   const m = machine(findNatsServerBinary());
-  log(`bench: ${m.date}, nproc ${m.nproc}, ${m.cpu}, node ${m.node}; ${SHARED_NOTE}`);
-  const results: ScenarioResult[] = [];
-  for (const s of chosen as Scenario[]) {
-    if (s === "fanout") results.push(await runFanout(fanout, log));
-    if (s === "fanout-random") results.push(await runFanout({ ...fanout, mix: "random", perConnection: 5, durationSec: Math.max(5, Math.round(duration / 2)) }, log));
-    if (s === "ingest") {
-      results.push(
-        await runIngest({ rates, stepSec: num(values.step, "BENCH_STEP", quick ? 4 : 6), universe: 500, connections: 10, flushMs: 50, keepUp: 0.95, freshP99Ms: 250 }, log),
-      );
-    }
-    if (s === "capacity") {
-      results.push(
-        await runCapacity(
-          {
-            target: num(values["capacity-target"], "BENCH_CAPACITY_TARGET", quick ? 6000 : 36_000),
-            step: num(values["capacity-step"], "BENCH_CAPACITY_STEP", 2000),
-            clients: 3,
-            universe: 50,
-            perConnection: 10,
-            rate: num(values["capacity-rate"], "BENCH_CAPACITY_RATE", 3),
-            flushMs: 50,
-            settleSec: 2,
-            windowSec: 5,
-            sampleEvery: 20,
-            p99LimitMs: 2000,
-          },
-          log,
-        ),
-      );
-    }
+  const invocation = `${m.date}-${randomUUID().slice(0, 8)}`;
+  const command = ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" ");
+  log(`bench: ${m.date}, nproc ${m.nproc}, ${m.cpu}, node ${m.node}, quotecast ${m.commit}, load ${m.loadAtStart.toFixed(2)}`);
+  log(`bench: servers ${servers.join(", ")}; load generator ${PER_PROCESS} connections per process from ${SOURCE_ADDRESSES} source addresses; client and servers share the same ${m.nproc} cores`);
+  const t0 = Date.now();
+  const local: Parameters<typeof judge>[0] = [];
+  for (const s of chosen) {
+    log(`${s}:`);
+    await runScenario(s, o, (spec, figures) => {
+      const { scenario, server, ...params } = spec;
+      const line = { invocation, command, machine: m, date: new Date().toISOString(), commit: m.commit, scenario, server, params, figures };
+      local.push(line);
+      if (!values["no-write"]) appendRun(line);
+    }, log);
   }
-
-  for (const r of results) {
-    console.log(`\n### ${r.title}\n${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(", ")}\n\n${markdownTable(r.rows)}\n`);
-    for (const d of r.details) console.log(d + "\n");
-  }
+  // Capacity lines of an earlier invocation count when this one did not run capacity.
+  const verdicts = judge(values["no-write"] ? local : invocationRuns(invocation));
+  log("\ntargets:");
+  for (const v of verdicts) log(`  ${v.met === null ? "not measured" : v.met ? "MET    " : "NOT MET"}  ${v.target}: ${v.figures}`);
   if (!values["no-write"]) {
-    const files = writeResults(m, results, ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" "));
-    log(`bench: wrote ${files.map((f) => f.slice(f.indexOf("bench/results/"))).join(", ")} and appended bench/RESULTS.md`);
+    writeSummary(invocation, verdicts, [`Whole invocation took ${Math.round((Date.now() - t0) / 60000)} min.`]);
+    log(`bench: appended ${local.length} lines to bench/results/runs.jsonl; wrote bench/RESULTS.md and bench/results/p99-vs-connections.svg (${readRuns().length} lines in all)`);
   }
-  log(`bench: done (connections ${fmt(connections)})`);
   return 0;
 }
 

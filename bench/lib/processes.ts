@@ -18,22 +18,30 @@ export interface Managed {
   /** stdout + stderr, last 64 KiB: shown when the process fails. */
   output(): string;
   readonly exited: Promise<number | string>;
-  /** SIGTERM, then SIGKILL after `graceMs`; the process's own children are killed too. */
-  stop(graceMs?: number): Promise<void>;
+  /**
+   * SIGTERM (or, `asTerminal`, SIGINT to it and its descendants like Ctrl-C), then SIGKILL after
+   * `graceMs`; the process's own children are killed too.
+   */
+  stop(graceMs?: number, asTerminal?: boolean): Promise<void>;
 }
 
 const live = new Set<Managed>();
 
 export function spawnManaged(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Managed {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+  return register(name, child);
+}
+
+/** Track a child started elsewhere (spawn or fork) so cleanupAll() stops it too. */
+export function register(name: string, child: ChildProcess): Managed {
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
   let out = "";
   const keep = (d: Buffer) => {
     out += d.toString("utf8");
     if (out.length > 65_536) out = out.slice(-65_536);
   };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, sig) => resolve(code ?? sig ?? "?")));
   const pid = child.pid;
   const m: Managed = {
@@ -42,11 +50,16 @@ export function spawnManaged(name: string, command: string, args: readonly strin
     pid,
     output: () => out,
     exited,
-    async stop(graceMs = 3000) {
+    async stop(graceMs = 3000, asTerminal = false) {
       if (child.exitCode !== null || child.signalCode !== null) return void live.delete(m);
       // Remember the children first: a cluster primary killed hard would orphan its workers.
       const kids = descendants(pid);
-      child.kill("SIGTERM");
+      if (asTerminal) {
+        // What Ctrl-C does: SIGINT to every process of the group. clinic waits for its child
+        // to end on SIGINT and then writes its report.
+        for (const k of kids) killQuietly(k, "SIGINT");
+        child.kill("SIGINT");
+      } else child.kill("SIGTERM");
       const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs).unref());
       if ((await Promise.race([exited, timer])) === "timeout") child.kill("SIGKILL");
       await exited;

@@ -1,32 +1,9 @@
-// Results: a table per scenario, quotecast against the baseline, with the machine it ran on.
-// Written to bench/results/<date>-<scenario>.md per run and summarised in bench/RESULTS.md,
-// so numbers are never quoted without the hardware and the date that produced them.
+// The machine a run happened on, recorded with every result line: numbers are never quoted
+// without the hardware, date and commit that produced them.
 
 import { execFileSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg, release } from "node:os";
-import { fileURLToPath } from "node:url";
-
-export const RESULTS_DIR = fileURLToPath(new URL("../../../../bench/results/", import.meta.url));
-export const SUMMARY_FILE = fileURLToPath(new URL("../../../../bench/RESULTS.md", import.meta.url));
-
-export interface Row {
-  readonly metric: string;
-  readonly quotecast: number;
-  readonly baseline: number;
-  /** Which way is better, for the reader of the ratio; "none" for context rows. */
-  readonly better: "higher" | "lower" | "none";
-  readonly digits?: number;
-}
-
-export interface ScenarioResult {
-  readonly scenario: string;
-  readonly title: string;
-  readonly params: Readonly<Record<string, string | number>>;
-  readonly rows: readonly Row[];
-  /** Per-step tables and remarks that do not fit the quotecast/baseline/ratio shape. */
-  readonly details: readonly string[];
-}
 
 export interface Machine {
   readonly date: string;
@@ -77,58 +54,4 @@ function commit(): string {
   } catch {
     return "unknown (not a git checkout)";
   }
-}
-
-export function fmt(n: number, digits = 0): string {
-  if (!Number.isFinite(n)) return "–";
-  return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function ratio(r: Row): string {
-  if (r.baseline === 0 || !Number.isFinite(r.baseline) || !Number.isFinite(r.quotecast)) return "–";
-  const x = r.quotecast / r.baseline;
-  const mark = r.better === "none" ? "" : (r.better === "higher") === x >= 1 ? " ✓" : " ✗";
-  return `${x.toFixed(2)}×${mark}`;
-}
-
-export function markdownTable(rows: readonly Row[]): string {
-  const lines = ["| metric | quotecast | baseline | quotecast/baseline |", "| --- | ---: | ---: | ---: |"];
-  for (const r of rows) lines.push(`| ${r.metric} | ${fmt(r.quotecast, r.digits)} | ${fmt(r.baseline, r.digits)} | ${ratio(r)} |`);
-  return lines.join("\n");
-}
-
-function machineLines(m: Machine): string {
-  return [
-    `- date: ${m.date}`,
-    `- machine: nproc ${m.nproc}, ${m.cpu}, Linux ${m.kernel}`,
-    `- quotecast ${m.commit}; node ${m.node}; ${m.natsServer}; load average at start ${m.loadAtStart.toFixed(2)}`,
-    `- ${SHARED_NOTE}`,
-  ].join("\n");
-}
-
-function section(r: ScenarioResult): string {
-  const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(", ");
-  return [`### ${r.title}`, "", `Parameters: ${params}`, "", markdownTable(r.rows), "", ...r.details.flatMap((d) => [d, ""])].join("\n");
-}
-
-/** Write one file per scenario of this run and append the run to the summary; returns the paths. */
-export function writeResults(m: Machine, results: readonly ScenarioResult[], command: string): string[] {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const stamp = m.date.slice(0, 16).replace(":", "-");
-  const files: string[] = [];
-  for (const r of results) {
-    const file = `${RESULTS_DIR}${stamp}-${r.scenario}.md`;
-    writeFileSync(file, [`# quotecast bench: ${r.scenario}`, "", machineLines(m), `- command: \`${command}\``, "", section(r)].join("\n"));
-    files.push(file);
-  }
-  if (!existsSync(SUMMARY_FILE)) {
-    writeFileSync(
-      SUMMARY_FILE,
-      "# Benchmark results\n\nAppended by `npm run bench` (bench/run.ts), newest last. Each run races quotecast against " +
-        "bench/baseline/node-sse-server.ts (a plain node:http SSE server) under the same load on the same machine. " +
-        "Ratios are quotecast/baseline; ✓ marks the better side for quotecast. Full per-run files are in bench/results/.\n",
-    );
-  }
-  appendFileSync(SUMMARY_FILE, ["", `## Run ${m.date}`, "", machineLines(m), `- command: \`${command}\``, "", ...results.map(section)].join("\n"));
-  return files;
 }

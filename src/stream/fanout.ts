@@ -183,8 +183,10 @@ export class Fanout {
       const groups = this.#groupsBySymbol.get(sym);
       if (groups === undefined) continue;
       for (const group of groups) {
+        // A group with changes is already listed (dirty is cleared only when it is flushed):
+        // skipping the second Set insert matters, this loop runs per quote per group.
+        if (group.dirty.size === 0) this.#dirtyGroups.add(group);
         group.dirty.add(sym);
-        this.#dirtyGroups.add(group);
       }
     }
     this.#changed.clear();

@@ -1,0 +1,178 @@
+// Results: one JSON line per run appended to bench/results/runs.jsonl, and bench/RESULTS.md
+// plus bench/results/p99-vs-connections.svg regenerated from the lines of the latest
+// invocation, so numbers are never quoted without the machine, date and commit behind them.
+
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { Machine } from "./report.js";
+import type { Figures, RunSpec } from "./run-one.js";
+
+export const RESULTS_DIR = fileURLToPath(new URL("../../../../bench/results/", import.meta.url));
+export const JSONL = `${RESULTS_DIR}runs.jsonl`;
+export const SUMMARY = fileURLToPath(new URL("../../../../bench/RESULTS.md", import.meta.url));
+export const CHART = `${RESULTS_DIR}p99-vs-connections.svg`;
+
+export interface RunLine {
+  /** One id per `npm run bench` invocation: RESULTS.md shows the latest one. */
+  readonly invocation: string;
+  readonly command: string;
+  readonly machine: Machine;
+  readonly date: string;
+  readonly commit: string;
+  readonly scenario: string;
+  readonly server: string;
+  readonly params: Omit<RunSpec, "scenario" | "server">;
+  readonly figures: Figures;
+}
+
+export function appendRun(line: RunLine): void {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  appendFileSync(JSONL, JSON.stringify(line) + "\n");
+}
+
+export function readRuns(): RunLine[] {
+  if (!existsSync(JSONL)) return [];
+  return readFileSync(JSONL, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as RunLine);
+}
+
+export interface TargetVerdict {
+  readonly target: string;
+  readonly met: boolean | null;
+  readonly figures: string;
+}
+
+const n = (v: unknown, digits = 0): string =>
+  typeof v === "number" && Number.isFinite(v) ? v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : v === null || v === undefined ? "–" : String(v);
+
+const fin = (f: Figures): string =>
+  f.finalsOk === null || f.finalsOk === undefined
+    ? "n/a"
+    : f.finalsOk
+      ? `✓ ${n(f.finalsCurrent)}`
+      : `✗ ${n(f.finalsCurrent)}/${n(f.finalsTotal)}${typeof f.finalsClosed === "number" && f.finalsClosed > 0 ? ` (${n(f.finalsClosed)} closed by the server)` : ""}`;
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(" | ")} |`, `| ${head.map((_, i) => (i < 2 ? "---" : "---:")).join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+const SERVER_ORDER = ["ceiling", "quotecast", "quotecast-w2", "nchan", "naive", "node-coalescing"];
+const COLOURS: Record<string, string> = { ceiling: "#555", quotecast: "#1f77b4", "quotecast-w2": "#17becf", nchan: "#2ca02c", naive: "#d62728", "node-coalescing": "#ff7f0e" };
+const label = (r: RunLine) => (r.server === "quotecast" && r.params.workers > 1 ? `quotecast-w${r.params.workers}` : r.server);
+
+/** p99 against connections, one line per server, for the 2k/s feed at flush 50 ms (log scale). */
+export function chartSvg(runs: RunLine[], rate: number, flushMs: number): string {
+  const at = (scenario: string) => runs.filter((r) => r.scenario === scenario && r.params.rate === rate && r.params.flushMs === flushMs && typeof r.figures.p99Ms === "number");
+  const matrix = at("matrix");
+  // Capacity steps fill in the connection counts the matrix did not run.
+  const pts = [...matrix, ...at("capacity").filter((c) => !matrix.some((m) => label(m) === label(c) && m.params.connections === c.params.connections))];
+  const W = 720, H = 420, L = 70, R = 150, T = 40, B = 50;
+  const xs = [...new Set(pts.map((r) => r.params.connections))].sort((a, b) => a - b);
+  const xMax = Math.max(1000, ...xs);
+  const x = (c: number) => L + ((W - L - R) * c) / xMax;
+  const yMin = 1, yMax = 60_000;
+  const y = (ms: number) => Math.round(10 * (T + (H - T - B) * (1 - Math.log10(Math.max(yMin, ms) / yMin) / Math.log10(yMax / yMin)))) / 10;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">p99 publish→receive latency vs connections (feed ${rate}/s, flush ${flushMs} ms)</text>`,
+    `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
+  ];
+  for (const ms of [1, 10, 100, 1000, 10_000, 60_000]) out.push(`<line x1="${L}" y1="${y(ms)}" x2="${W - R}" y2="${y(ms)}" stroke="#ddd"/><text x="${L - 6}" y="${y(ms) + 4}" text-anchor="end">${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`}</text>`);
+  const limit = flushMs + 100;
+  out.push(`<line x1="${L}" y1="${y(limit)}" x2="${W - R}" y2="${y(limit)}" stroke="#999" stroke-dasharray="4 3"/><text x="${W - R + 4}" y="${y(limit) + 4}" fill="#999">flush+100 ms</text>`);
+  for (const c of xs.filter((c, i) => i === 0 || x(c) - x(xs[i - 1]!) > 24)) out.push(`<text x="${x(c)}" y="${H - B + 16}" text-anchor="middle">${c >= 1000 ? `${c / 1000}k` : c}</text>`);
+  out.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">connections</text>`);
+  let legend = 0;
+  for (const s of SERVER_ORDER) {
+    const line = pts.filter((r) => label(r) === s).sort((a, b) => a.params.connections - b.params.connections);
+    if (line.length === 0) continue;
+    const colour = COLOURS[s] ?? "black";
+    out.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${line.map((r) => `${x(r.params.connections).toFixed(1)},${y(r.figures.p99Ms as number).toFixed(1)}`).join(" ")}"/>`);
+    for (const r of line) out.push(`<circle cx="${x(r.params.connections).toFixed(1)}" cy="${y(r.figures.p99Ms as number).toFixed(1)}" r="3" fill="${colour}"/>`);
+    out.push(`<rect x="${W - R + 10}" y="${T + 10 + legend * 18}" width="12" height="3" fill="${colour}"/><text x="${W - R + 28}" y="${T + 15 + legend * 18}">${s}</text>`);
+    legend++;
+  }
+  out.push("</svg>");
+  return out.join("\n") + "\n";
+}
+
+/**
+ * The lines of one invocation; when it did not run the (long) capacity scenario, the capacity
+ * lines of the latest invocation that did are shown with it, marked with their own date.
+ */
+export function invocationRuns(invocation: string): RunLine[] {
+  const all = readRuns();
+  const runs = all.filter((r) => r.invocation === invocation);
+  if (runs.some((r) => r.scenario === "capacity")) return runs;
+  const lastCap = all.filter((r) => r.scenario === "capacity").at(-1);
+  return lastCap === undefined ? runs : [...runs, ...all.filter((r) => r.scenario === "capacity" && r.invocation === lastCap.invocation)];
+}
+
+/** Regenerate bench/RESULTS.md and the chart from the JSONL lines of one invocation. */
+export function writeSummary(invocation: string, verdicts: readonly TargetVerdict[], notes: readonly string[]): void {
+  const runs = invocationRuns(invocation);
+  if (runs.length === 0) return;
+  const m = runs[0]!.machine;
+  writeFileSync(CHART, chartSvg(runs, 2000, 50));
+  const loads = runs.map((r) => r.figures.load1).filter((v): v is number => typeof v === "number");
+  const md: string[] = [
+    "# Benchmark results",
+    "",
+    "Generated by `npm run bench` (bench/run.ts) from the lines of one invocation in `bench/results/runs.jsonl` (one JSON line per run, all invocations kept). " +
+      "Client (load generator), servers, NATS and publisher share the same 2 cores over loopback: every figure is what one server gets while the load generator takes its share.",
+    "",
+    `- date: ${m.date}; command: \`${runs[0]!.command}\``,
+    `- machine: nproc ${m.nproc}, ${m.cpu}, Linux ${m.kernel}; node ${m.node}; ${m.natsServer}`,
+    `- quotecast commit ${m.commit}; load average (1 min) during runs ${n(Math.min(...loads), 2)}–${n(Math.max(...loads), 2)} (other engineers were running tests on the same machine)`,
+    "- quotecast runs `serve --workers 1` (one process, like the ceiling, the naive server and nchan's one nginx worker) unless marked quotecast-w2.",
+    "",
+    "## Targets",
+    "",
+    table(["target", "met", "figures"], verdicts.map((v) => [v.target, v.met === null ? "not measured" : v.met ? "met" : "**not met**", v.figures])),
+    "",
+    ...notes.flatMap((x) => [x, ""]),
+  ];
+  const matrix = runs.filter((r) => r.scenario === "matrix");
+  if (matrix.length > 0) {
+    md.push(
+      "## Fan-out matrix",
+      "",
+      "Each connection subscribes to its own 20 of 200 symbols; the publisher sends ~130-byte quotes round-robin at the feed rate. frames/s and quotes/s are counted by the clients; latency is publish (`ts`) to receipt, every quote of every reading connection; finals: connections holding every subscribed symbol's last seq at the end.",
+      "",
+      "![p99 vs connections](results/p99-vs-connections.svg)",
+      "",
+      table(
+        ["server", "conns", "feed/s", "flush ms", "open", "frames/s", "quotes/frame", "MB/s", "p50 ms", "p99 ms", "max ms", "finals", "server CPU %", "server RSS MB", "loadgen CPU %", "load1"],
+        sortRuns(matrix).map((r) => [label(r), n(r.params.connections), n(r.params.rate), n(r.params.flushMs), n(r.figures.open), n(r.figures.framesPerSec), n(r.figures.quotesPerFrame, 1), n(r.figures.clientMBps, 1), n(r.figures.p50Ms), n(r.figures.p99Ms), n(r.figures.maxMs), fin(r.figures), n(r.figures.serverCpuPct), n(r.figures.serverRssMB), n(r.figures.loadgenCpuPct), n(r.figures.load1, 2)]),
+      ),
+      "",
+    );
+  }
+  const sections: [string, string, string[], (r: RunLine) => string[]][] = [
+    ["idle", "## Idle connections: memory per connection\n\nRSS of the server (all its processes) with N idle connections minus its RSS before any, per connection.", ["server", "conns", "open", "RSS before MB", "RSS after MB", "KB RSS / conn", "KB heap / conn"], (r) => [label(r), n(r.params.connections), n(r.figures.opened), n(r.figures.serverRssIdleMB, 1), n(r.figures.serverRssMB, 1), n(r.figures.rssPerConnKB, 2), n(r.figures.heapPerConnKB, 2)]],
+    ["slow", "## Slow clients\n\nA share of the connections stops reading once open; latency is that of the others. Dropped: connections the server closed (quotecast closes consumers congested past --slow-consumer-ms).", ["server", "conns", "slow share", "frames/s", "p99 ms", "max ms", "dropped", "finals", "server RSS MB", "server CPU %"], (r) => [label(r), n(r.params.connections), n(r.params.slowShare, 2), n(r.figures.framesPerSec), n(r.figures.p99Ms), n(r.figures.maxMs), n(r.figures.dropped), fin(r.figures), n(r.figures.serverRssMB), n(r.figures.serverCpuPct)]],
+    ["storm", "## Connect storm\n\nAll connections drop and reconnect at once (1,000 in flight per load-generator process), then the usual measurement window.", ["server", "conns", "back", "failed", "seconds", "p99 ms after", "finals"], (r) => [label(r), n(r.params.connections), n(r.figures.stormReopened), n(r.figures.stormFailed), n(r.figures.stormSec, 1), n(r.figures.p99Ms), fin(r.figures)]],
+    ["soak", "## Soak: churn under feed\n\n10% of the connections leave and come back every second for the soak time; RSS and V8 heap before the churn, at its peak, and 5 s after it ends (same number of connections).", ["server", "conns", "soak s", "reconnects", "RSS before", "RSS peak", "RSS after", "heap before", "heap after", "finals", "samples"], (r) => [label(r), n(r.params.connections), n(r.figures.soakSec), n(r.figures.soakReconnects), n(r.figures.soakRssBeforeMB, 1), n(r.figures.soakRssPeakMB, 1), n(r.figures.soakRssAfterMB, 1), n(r.figures.soakHeapBeforeMB, 1), n(r.figures.soakHeapAfterMB, 1), fin(r.figures), String(r.figures.soakSamples ?? "")]],
+    ["capacity", `## Capacity\n\nConnections raised step by step at the given feed until p99 exceeds flush-ms + 100 ms (or connections fail or drop, or final values are missing). Run ${runs.find((r) => r.scenario === "capacity")?.date ?? ""} (\`npm run bench -- capacity\`).`, ["server", "conns", "feed/s", "flush ms", "open", "p99 ms", "frames/s", "held", "server CPU %", "loadgen CPU %"], (r) => [label(r), n(r.params.connections), n(r.params.rate), n(r.params.flushMs), n(r.figures.open), n(r.figures.p99Ms), n(r.figures.framesPerSec), r.figures.held ? "yes" : "no", n(r.figures.serverCpuPct), n(r.figures.loadgenCpuPct)]],
+  ];
+  for (const [scenario, title, head, row] of sections) {
+    const rs = runs.filter((r) => r.scenario === scenario);
+    if (rs.length > 0) md.push(title, "", table(head, sortRuns(rs).map(row)), "");
+  }
+  const failed = runs.filter((r) => typeof r.figures.error === "string");
+  if (failed.length > 0) md.push("## Runs that failed", "", ...failed.map((r) => `- ${r.scenario} ${label(r)} ${r.params.connections}: ${r.figures.error}`), "");
+  writeFileSync(SUMMARY, md.join("\n"));
+}
+
+function sortRuns(rs: RunLine[]): RunLine[] {
+  return [...rs].sort(
+    (a, b) =>
+      a.params.flushMs - b.params.flushMs ||
+      a.params.rate - b.params.rate ||
+      a.params.connections - b.params.connections ||
+      SERVER_ORDER.indexOf(label(a)) - SERVER_ORDER.indexOf(label(b)),
+  );
+}

@@ -1,0 +1,264 @@
+// One measured run: one server, one load, one NATS, started fresh and stopped after. The
+// scenarios (bench/suite.ts) are sequences of these; each returns the figures that become one
+// JSON line in bench/results/runs.jsonl.
+
+import { loadavg } from "node:os";
+import { startNatsServer } from "../../test/helpers/nats-server.js";
+import { benchSymbols } from "../loadgen/symbols.js";
+import { LoadGenerator, Publisher, type LoadTotals } from "./loadgen.js";
+import { machineBusy, sleep, treeUsage } from "./processes.js";
+import { startServer, type BenchServer, type ServerKind } from "./servers.js";
+
+export interface RunSpec {
+  readonly scenario: string;
+  readonly server: ServerKind;
+  readonly connections: number;
+  /** Feed quotes/s (0: no feed, idle connections). */
+  readonly rate: number;
+  readonly flushMs: number;
+  readonly universe: number;
+  readonly perConnection: number;
+  readonly slowShare: number;
+  readonly warmupSec: number;
+  readonly measureSec: number;
+  /** quotecast worker processes. */
+  readonly workers: number;
+  /** Connections opening at once, per load-generator process. */
+  readonly concurrency: number;
+  /** Extra phases run between the measurement and the final check. */
+  readonly extra?: "storm" | "soak" | "idle";
+  readonly soakSec?: number;
+  /** Profiling only: how quotecast is started (see bench/profile.ts). */
+  readonly wrap?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly stopGraceMs?: number;
+  readonly standalone?: boolean;
+}
+
+export type Figures = Record<string, number | string | boolean | null>;
+
+/** Seeded PRNG (mulberry32): every server gets exactly the same subscriptions. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Each connection's request path: its own `perConnection` symbols of the universe. */
+export function subscriptionPaths(count: number, perConnection: number, universeSize: number): string[] {
+  const universe = benchSymbols(universeSize);
+  const rand = rng(7);
+  return Array.from({ length: count }, () => {
+    const pool = [...universe];
+    const pick: string[] = [];
+    while (pick.length < perConnection && pool.length > 0) pick.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]!);
+    return `/quotes?symbols=${pick.join(",")}`;
+  });
+}
+
+/**
+ * Quotes in one frame of a connection: with the round-robin publisher each symbol changes every
+ * universe/rate seconds, so a window holds all of them once that is shorter than the window.
+ */
+export function quotesPerFrame(rate: number, flushMs: number, universe: number, perConnection: number): number {
+  if (rate === 0) return 0;
+  return Math.max(1, Math.round(perConnection * Math.min(1, ((rate / universe) * flushMs) / 1000)));
+}
+
+const MB = 1e6;
+const RSS_GUARD = 3e9;
+
+export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<Figures> {
+  const needsNats = spec.server !== "ceiling" && spec.server !== "nchan";
+  const nats = needsNats ? await startNatsServer({ name: "qc-bench" }) : undefined;
+  let server: BenchServer | undefined;
+  let pub: Publisher | undefined;
+  let lg: LoadGenerator | undefined;
+  const f: Figures & { serverRssIdleMB?: number } = {};
+  try {
+    server = await startServer(spec.server, {
+      nats: nats?.url ?? "",
+      flushMs: spec.flushMs,
+      workers: spec.workers,
+      quotesPerFrame: quotesPerFrame(spec.rate, spec.flushMs, spec.universe, spec.perConnection),
+      symbolPeriodMs: spec.rate > 0 ? (1000 * spec.universe) / spec.rate : spec.flushMs,
+      maxConnections: spec.connections + 1000,
+      ...(spec.wrap ? { wrap: spec.wrap } : {}),
+      ...(spec.env ? { env: spec.env } : {}),
+      ...(spec.stopGraceMs ? { stopGraceMs: spec.stopGraceMs } : {}),
+      ...(spec.standalone ? { standalone: true } : {}),
+    });
+    await sleep(1000);
+    const idle0 = server.usage();
+    f.serverRssIdleMB = round(idle0.rssBytes / MB, 1);
+    const heap0 = await server.heapUsed();
+    if (heap0 !== undefined) f.serverHeapIdleMB = heap0 / MB;
+    const paths = subscriptionPaths(spec.connections, spec.perConnection, spec.universe);
+    lg = await LoadGenerator.start(server.port, paths, { slowShare: spec.slowShare, openOn: server.openOn });
+    const open = await lg.open(spec.concurrency);
+    f.opened = open.opened;
+    f.openFailed = open.failed;
+    f.connectSec = round(open.seconds, 2);
+    if (open.firstError) f.firstError = open.firstError;
+    log(`    ${spec.server}: ${open.opened}/${spec.connections} open in ${open.seconds.toFixed(1)} s${open.failed ? ` (${open.failed} failed: ${open.firstError})` : ""}`);
+
+    // The feed starts once every connection is open: connecting is measured on its own (and
+    // in the storm scenario), the window below is steady state only.
+    if (spec.rate > 0 && server.publishTo !== "none") {
+      pub = await Publisher.start(server.publishTo, server.publishTo === "nats" ? nats!.url : `http://127.0.0.1:${server.port}`, spec.rate, spec.universe);
+    }
+
+    if (spec.extra === "idle") {
+      await sleep(3000);
+      const u = server.usage();
+      f.serverRssMB = u.rssBytes / MB;
+      f.rssPerConnKB = round((u.rssBytes - idle0.rssBytes) / 1024 / Math.max(1, open.opened), 2);
+      const heap = await server.heapUsed();
+      if (heap !== undefined && heap0 !== undefined) f.heapPerConnKB = round((heap - heap0) / 1024 / Math.max(1, open.opened), 2);
+      log(`    ${spec.server}: RSS ${f.serverRssIdleMB.toFixed(1)} → ${(u.rssBytes / MB).toFixed(1)} MB: ${f.rssPerConnKB} KB per connection${f.heapPerConnKB === undefined ? "" : ` (V8 heap ${f.heapPerConnKB} KB)`}`);
+      return f;
+    }
+
+    await sleep(spec.warmupSec * 1000);
+    if (spec.extra === "storm") {
+      // Every client drops at once and reconnects at once; the measurement window follows.
+      const storm = await lg.open(1000, true);
+      f.stormReopened = storm.opened;
+      f.stormFailed = storm.failed;
+      f.stormSec = round(storm.seconds, 2);
+      log(`    ${spec.server}: storm, ${storm.opened}/${spec.connections} back in ${storm.seconds.toFixed(1)} s${storm.failed ? ` (${storm.failed} failed: ${storm.firstError})` : ""}`);
+    }
+    let soakSamples: string | undefined;
+    if (spec.extra === "soak") {
+      const s = await soak(server, lg, spec.soakSec ?? 60, log);
+      Object.assign(f, s.figures);
+      soakSamples = s.samples;
+    }
+
+    const base = await lg.mark();
+    const s0 = server.usage();
+    const p0 = pub ? treeUsage(pub.pid).cpuSec : 0;
+    const n0 = nats ? treeUsage(nats.pid!).cpuSec : 0;
+    const busy = machineBusy();
+    const t0 = performance.now();
+    // A server that buffers without bound (the naive one) could take the shared machine's
+    // memory: past RSS_GUARD the window ends early and the run is marked overloaded.
+    while (performance.now() - t0 < spec.measureSec * 1000) {
+      await sleep(500);
+      if (server.usage().rssBytes > RSS_GUARD) {
+        f.overloaded = `server RSS over ${RSS_GUARD / 1e9} GB after ${((performance.now() - t0) / 1000).toFixed(1)} s: window cut short`;
+        log(`    ${f.overloaded}`);
+        break;
+      }
+    }
+    const end = await lg.totals();
+    const sec = (performance.now() - t0) / 1000;
+    const s1 = server.usage();
+    const pct = (cpu: number) => round((100 * cpu) / sec, 1);
+    Object.assign(f, windowFigures(base, end, sec));
+    f.serverCpuPct = pct(s1.cpuSec - s0.cpuSec);
+    f.serverRssMB = round(s1.rssBytes / MB, 1);
+    const heap = await server.heapUsed();
+    if (heap !== undefined) f.serverHeapMB = round(heap / MB, 1);
+    f.loadgenCpuPct = pct(end.cpuSec - base.cpuSec);
+    f.publisherCpuPct = pub ? pct(treeUsage(pub.pid).cpuSec - p0) : 0;
+    f.natsCpuPct = nats ? pct(treeUsage(nats.pid!).cpuSec - n0) : 0;
+    f.machineBusyPct = round(busy(), 1);
+    f.load1 = round(loadavg()[0] ?? 0, 2);
+    if (soakSamples) f.soakSamples = soakSamples;
+
+    // Final values: from now on every connection reads each quote's sym and seq (slow ones
+    // resume reading); every symbol is published again within universe/rate seconds, then
+    // the feed stops and each connection must hold each of its symbols' last seq.
+    if (pub) {
+      await lg.verify();
+      await sleep(Math.max(600, (1000 * spec.universe) / spec.rate + 300));
+      const stopped = await pub.stop();
+      pub = undefined;
+      f.published = stopped.published;
+      if (stopped.behind > 0) f.publishFailed = stopped.behind;
+      f.publishRate = round(stopped.published / stopped.seconds, 0);
+      const deadline = Date.now() + 8_000;
+      let check = await lg.check(stopped.finals);
+      while (check.current + check.closed < check.total && Date.now() < deadline) {
+        await sleep(500);
+        check = await lg.check(stopped.finals);
+      }
+      f.finalsCurrent = check.current;
+      f.finalsTotal = check.total;
+      // Connections the server closed (slow consumers): a real client reconnects with its
+      // Last-Event-ID; they are counted apart.
+      f.finalsClosed = check.closed;
+      f.finalsOk = check.current === check.total;
+      if (check.firstMiss) f.finalsFirstMiss = check.firstMiss;
+    } else {
+      f.finalsOk = null; // the ceiling has no feed: nothing to check
+    }
+    return f;
+  } finally {
+    await lg?.close();
+    if (pub) await pub.stop().catch(() => pub!.child.kill("SIGKILL"));
+    await server?.stop();
+    await nats?.cleanup();
+  }
+}
+
+function windowFigures(a: LoadTotals, b: LoadTotals, sec: number): Figures {
+  const h = b.latency;
+  return {
+    open: b.open,
+    dropped: b.dropped,
+    framesPerSec: round((b.events - a.events) / sec, 0),
+    quotesPerSec: round((b.quotes - a.quotes) / sec, 0),
+    quotesPerFrame: round((b.quotes - a.quotes) / Math.max(1, b.events - a.events), 2),
+    clientMBps: round((b.bytes - a.bytes) / sec / MB, 2),
+    p50Ms: h.quantile(0.5),
+    p99Ms: h.quantile(0.99),
+    p999Ms: h.quantile(0.999),
+    maxMs: round(h.max, 0),
+    latencySamples: h.count,
+  };
+}
+
+/** Soak: connections come and go for `seconds` under the feed; RSS and heap sampled every 5 s. */
+async function soak(server: BenchServer, lg: LoadGenerator, seconds: number, log: (s: string) => void): Promise<{ figures: Figures; samples: string }> {
+  const sample = async () => ({ rss: server.usage().rssBytes / MB, heap: ((await server.heapUsed()) ?? NaN) / MB });
+  const before = await sample();
+  const samples: string[] = [`0s rss ${before.rss.toFixed(1)} heap ${before.heap.toFixed(1)}`];
+  let peakRss = before.rss;
+  await lg.churn(0.1);
+  const t0 = Date.now();
+  while (Date.now() - t0 < seconds * 1000) {
+    await sleep(5000);
+    const s = await sample();
+    peakRss = Math.max(peakRss, s.rss);
+    samples.push(`${Math.round((Date.now() - t0) / 1000)}s rss ${s.rss.toFixed(1)} heap ${s.heap.toFixed(1)}`);
+  }
+  const churned = await lg.stopChurn();
+  // Settle: let the last reconnects finish and V8 collect what the churn left.
+  await sleep(5000);
+  const after = await sample();
+  samples.push(`after rss ${after.rss.toFixed(1)} heap ${after.heap.toFixed(1)}`);
+  log(`    soak: ${churned.reopened} reconnects (${churned.failed} failed); rss ${before.rss.toFixed(1)} → peak ${peakRss.toFixed(1)} → ${after.rss.toFixed(1)} MB; heap ${before.heap.toFixed(1)} → ${after.heap.toFixed(1)} MB`);
+  return {
+    figures: {
+      soakSec: seconds,
+      soakReconnects: churned.reopened,
+      soakReconnectFailed: churned.failed,
+      soakRssBeforeMB: round(before.rss, 1),
+      soakRssPeakMB: round(peakRss, 1),
+      soakRssAfterMB: round(after.rss, 1),
+      soakHeapBeforeMB: round(before.heap, 1),
+      soakHeapAfterMB: round(after.heap, 1),
+    },
+    samples: samples.join("; "),
+  };
+}
+
+export function round(n: number, digits: number): number {
+  const k = 10 ** digits;
+  return Math.round(n * k) / k;
+}

@@ -1,0 +1,126 @@
+// The servers a run races, behind one interface: quotecast and its three baselines (ceiling,
+// naive, nchan), plus the older hand-written coalescing Node server ("node-coalescing").
+// Each starts on a free port, says how clients know a stream is open and where the
+// publisher must send quotes, and reports its CPU, RSS and (where it can) heap.
+
+import { fileURLToPath } from "node:url";
+import { freePort } from "../../test/helpers/nats-server.js";
+import { findNginxWithNchan, writeNchanConfig } from "../baseline/nchan.js";
+import { sleep, spawnManaged, treeUsage, type Managed } from "./processes.js";
+
+export const SERVER_KINDS = ["quotecast", "ceiling", "naive", "nchan", "node-coalescing"] as const;
+export type ServerKind = (typeof SERVER_KINDS)[number];
+
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+/** quotecast as users run it; compiled by `npm run build`. */
+const CLI = fileURLToPath(new URL("../../../../dist/cli.js", import.meta.url));
+
+/** Sum of the samples of `name` (no labels, or all label sets) in Prometheus text. */
+export function metric(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(name + " ") || line.startsWith(name + "{")) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+export interface BenchServer {
+  readonly kind: ServerKind;
+  readonly port: number;
+  readonly proc: Managed;
+  readonly openOn: "snapshot" | "headers";
+  /** Where the publisher sends quotes; "none" for the ceiling, which makes its own. */
+  readonly publishTo: "nats" | "nchan" | "none";
+  /** CPU seconds and RSS of the server and its children (cluster worker, nginx worker). */
+  usage(): { cpuSec: number; rssBytes: number };
+  /** V8 heap used, bytes, where the server exposes it (quotecast's metrics). */
+  heapUsed(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  readonly nats: string;
+  readonly flushMs: number;
+  /** quotecast: worker processes (the baselines are one process each). */
+  readonly workers: number;
+  /** ceiling: quotes per prebuilt frame, to match quotecast's frame size. */
+  readonly quotesPerFrame: number;
+  /** ceiling: ms between two updates of one symbol (universe / feed rate). */
+  readonly symbolPeriodMs: number;
+  readonly maxConnections: number;
+  /** quotecast: the command line before `dist/cli.js serve` (a profiler), and extra environment. */
+  readonly wrap?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  /** quotecast: run one worker without the cluster primary (bench/lib/standalone-worker.ts). */
+  readonly standalone?: boolean;
+  /** How long stop() waits for a clean exit (a profiler writes its report then). */
+  readonly stopGraceMs?: number;
+}
+
+export async function startServer(kind: ServerKind, o: ServerOptions): Promise<BenchServer> {
+  const port = await freePort();
+  const node = (name: string, file: string, args: string[], env: NodeJS.ProcessEnv = {}) => spawnManaged(name, process.execPath, [here(file), ...args], env);
+  let proc: Managed;
+  let metricsPort = 0;
+  switch (kind) {
+    case "quotecast":
+      metricsPort = await freePort();
+      proc = spawnManaged("quotecast", o.wrap?.[0] ?? process.execPath, [
+        ...(o.wrap === undefined ? [] : o.wrap.slice(1)),
+        ...(o.standalone ? [here("./standalone-worker.js")] : [CLI, "serve"]), "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort),
+        "--nats", o.nats, "--workers", String(o.workers), "--flush-ms", String(o.flushMs),
+        // Thousands of connections from four loopback addresses in seconds: the per-address
+        // caps that protect production would refuse most of them.
+        "--max-connections-per-ip", "1000000", "--max-connect-rate-per-ip", "0", "--max-connect-rate", "0",
+        "--max-connections", "1000000", "--drain-ms", "0",
+      ], { LOG_LEVEL: "warn", ...o.env });
+      break;
+    case "ceiling":
+      proc = node("ceiling", "../baseline/ceiling.js", ["--port", String(port), "--flush-ms", String(o.flushMs), "--quotes", String(o.quotesPerFrame), "--period-ms", String(o.symbolPeriodMs)]);
+      break;
+    case "naive":
+      proc = node("naive", "../baseline/naive.js", ["--port", String(port), "--nats", o.nats]);
+      break;
+    case "node-coalescing":
+      proc = node("node-coalescing", "../baseline/node-sse-server.js", ["--port", String(port), "--nats", o.nats, "--flush-ms", String(o.flushMs)]);
+      break;
+    case "nchan": {
+      const nginx = findNginxWithNchan();
+      if (nginx === undefined) throw new Error("nginx with nchan is not installed");
+      const dir = writeNchanConfig(port, o.maxConnections);
+      proc = spawnManaged("nchan", nginx, ["-p", dir, "-c", `${dir}/nginx.conf`, "-e", `${dir}/error.log`]);
+      break;
+    }
+  }
+  await waitReady(proc, port);
+  return {
+    kind,
+    port,
+    proc,
+    openOn: kind === "nchan" ? "headers" : "snapshot",
+    publishTo: kind === "ceiling" ? "none" : kind === "nchan" ? "nchan" : "nats",
+    usage: () => treeUsage(proc.pid),
+    async heapUsed() {
+      if (kind !== "quotecast" || o.standalone) return undefined;
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return metric(text, "quotecast_nodejs_heap_size_used_bytes");
+    },
+    stop: () => proc.stop(o.stopGraceMs, o.wrap !== undefined),
+  };
+}
+
+async function waitReady(proc: Managed, port: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+  while (Date.now() < deadline && !exited) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) return;
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(100);
+  }
+  await proc.stop();
+  throw new Error(`${proc.name} did not become ready on port ${port}; output:\n${proc.output()}`);
+}

@@ -1,0 +1,305 @@
+// One load-generator process: a share of the SSE connections of a run, on raw sockets, driven
+// by the bench runner over IPC (bench/lib/loadgen.ts). Several of these run side by side so
+// that 18k connections fit under `ulimit -n` and the parsing is spread over both cores.
+//
+// Each connection binds a source address 127.0.0.x (round-robin): one address has about 28k
+// ephemeral ports towards one server port, and a connect storm leaves many in TIME_WAIT.
+//
+// Per quote it costs one indexOf and a digit loop (publish→receive latency into a fixed
+// histogram: no arrays of samples). Only in "verify" mode, at the end of a run, does it read
+// each quote's sym and seq to check every connection holds every symbol's final value.
+
+import { connect, type Socket } from "node:net";
+import { LatencyHistogram } from "./histogram.js";
+import type { ClientCommand, ClientReply, ClientTotals } from "./protocol.js";
+
+const HEAD_END = "\r\n\r\n";
+
+let cfg: Extract<ClientCommand, { cmd: "init" }>;
+const latency = new LatencyHistogram();
+const totals: ClientTotals = { events: 0, quotes: 0, bytes: 0, snapshots: 0, heartbeats: 0, dropped: 0 };
+let verifying = false;
+const conns: Conn[] = [];
+
+class Conn {
+  socket: Socket | null = null;
+  state: "opening" | "live" | "done" = "opening";
+  head = "";
+  inBody = false;
+  chunked = false;
+  left = -1;
+  sizeLine = "";
+  text = "";
+  /** sym → seq of the newest quote seen, filled only in verify mode. */
+  seen: Map<string, number> | null = null;
+  onOpen: ((ok: boolean, why?: string) => void) | null = null;
+  constructor(
+    readonly index: number,
+    readonly slow: boolean,
+  ) {}
+
+  data(buf: Buffer): void {
+    let s = buf.toString("latin1");
+    if (!this.inBody) {
+      this.head += s;
+      const end = this.head.indexOf(HEAD_END);
+      if (end < 0) return;
+      const head = this.head.slice(0, end);
+      s = this.head.slice(end + 4);
+      this.head = "";
+      this.inBody = true;
+      if (!head.startsWith("HTTP/1.1 200")) return this.fail(head.split("\r\n")[0] ?? "bad response");
+      this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(head);
+      // nchan sends no snapshot event: the stream is open once its headers are.
+      if (cfg.openOn === "headers") this.opened();
+    }
+    if (!this.chunked) return this.body(s);
+    let i = 0;
+    while (i < s.length) {
+      if (this.left < 0) {
+        const nl = s.indexOf("\n", i);
+        if (nl < 0) {
+          this.sizeLine += s.slice(i);
+          return;
+        }
+        const line = (this.sizeLine + s.slice(i, nl)).trim();
+        this.sizeLine = "";
+        i = nl + 1;
+        if (line === "") continue; // the CRLF closing the previous chunk
+        this.left = parseInt(line, 16);
+        if (this.left === 0) return this.fail("stream ended");
+        continue;
+      }
+      const take = Math.min(this.left, s.length - i);
+      this.body(take === s.length ? s : s.slice(i, i + take));
+      i += take;
+      this.left -= take;
+      if (this.left === 0) this.left = -1;
+    }
+  }
+
+  opened(): void {
+    if (this.state !== "opening") return;
+    this.state = "live";
+    this.onOpen?.(true);
+    // A slow client stops reading once it is in: the kernel buffers fill and the server sees
+    // backpressure, as with a phone on a bad network.
+    if (this.slow && !verifying) this.socket?.pause();
+  }
+
+  body(s: string): void {
+    totals.bytes += s.length;
+    this.text = this.text.length === 0 ? s : this.text + s;
+    const text = this.text;
+    let start = 0;
+    for (let end = text.indexOf("\n\n"); end >= 0; end = text.indexOf("\n\n", start)) {
+      this.event(text, start, end);
+      start = end + 2;
+    }
+    if (start > 0) this.text = start === text.length ? "" : text.slice(start);
+  }
+
+  event(text: string, start: number, end: number): void {
+    if (text.charCodeAt(start) === 58 /* ':' */) return void totals.heartbeats++;
+    const data = text.indexOf("data:", start);
+    if (data < 0 || data > end) return; // the retry: field
+    const ev = text.indexOf("event: snapshot", start);
+    if (ev >= 0 && ev < data) {
+      totals.snapshots++;
+      if (this.seen !== null) this.record(text, data, end);
+      return this.opened();
+    }
+    totals.events++;
+    if (this.seen !== null) this.record(text, data, end);
+    if (this.slow) return;
+    const now = Date.now();
+    for (let p = text.indexOf('"ts":', data); p >= 0 && p < end; p = text.indexOf('"ts":', p + 5)) {
+      let ts = 0;
+      for (let k = p + 5, c = text.charCodeAt(k); c >= 48 && c <= 57; c = text.charCodeAt(++k)) ts = ts * 10 + (c - 48);
+      totals.quotes++;
+      latency.record(now - ts);
+    }
+  }
+
+  /** Verify mode: remember the newest seq of every symbol in this event. */
+  record(text: string, from: number, end: number): void {
+    for (let p = text.indexOf('"sym":"', from); p >= 0 && p < end; p = text.indexOf('"sym":"', p + 7)) {
+      const q = text.indexOf('"', p + 7);
+      const sym = text.slice(p + 7, q);
+      const s = text.indexOf('"seq":', q);
+      let seq = 0;
+      for (let k = s + 6, c = text.charCodeAt(k); c >= 48 && c <= 57; c = text.charCodeAt(++k)) seq = seq * 10 + (c - 48);
+      if (seq > (this.seen!.get(sym) ?? -1)) this.seen!.set(sym, seq);
+    }
+  }
+
+  fail(why: string): void {
+    if (this.state === "opening") this.onOpen?.(false, why);
+    else if (this.state === "live") totals.dropped++;
+    this.state = "done";
+    this.socket?.destroy();
+  }
+
+  open(): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.fail("not open within timeout"), cfg.openTimeoutMs);
+      this.onOpen = (ok, why) => {
+        clearTimeout(timer);
+        this.onOpen = null;
+        resolve(ok ? undefined : why);
+      };
+      const localAddress = `127.0.0.${1 + ((cfg.firstIndex + this.index) % cfg.sourceAddresses)}`;
+      const socket = connect({ host: "127.0.0.1", port: cfg.port, localAddress, noDelay: true });
+      this.socket = socket;
+      socket.on("connect", () => socket.write(`GET ${cfg.paths[this.index]} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`));
+      // Events of a socket this connection already replaced (storm, churn) are ignored.
+      socket.on("data", (b: Buffer) => this.socket === socket && this.data(b));
+      socket.on("error", (err) => this.socket === socket && this.fail(err.message));
+      socket.on("close", () => this.socket === socket && this.fail("closed"));
+    });
+  }
+
+  reset(): void {
+    this.state = "done";
+    this.socket?.destroy();
+    this.socket = null;
+    this.state = "opening";
+    this.head = "";
+    this.inBody = false;
+    this.left = -1;
+    this.sizeLine = "";
+    this.text = "";
+  }
+}
+
+/** Open (or reopen) the given connections, `concurrency` at a time. */
+async function openMany(indexes: number[], concurrency: number): Promise<{ opened: number; failed: number; firstError?: string; seconds: number }> {
+  const t0 = performance.now();
+  let next = 0;
+  let opened = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  const worker = async () => {
+    while (next < indexes.length) {
+      const c = conns[indexes[next++]!]!;
+      c.reset();
+      const err = await c.open();
+      if (err === undefined) opened++;
+      else {
+        failed++;
+        firstError ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, indexes.length) }, worker));
+  return { opened, failed, firstError, seconds: (performance.now() - t0) / 1000 };
+}
+
+function reply(r: ClientReply): void {
+  process.send!(r);
+}
+
+let churnTimer: NodeJS.Timeout | undefined;
+let churnStats = { reopened: 0, failed: 0 };
+
+process.on("message", (m: ClientCommand) => {
+  void handle(m).catch((err: unknown) => reply({ cmd: "error", message: (err as Error)?.stack ?? String(err) }));
+});
+process.on("disconnect", () => process.exit(0));
+
+async function handle(m: ClientCommand): Promise<void> {
+  switch (m.cmd) {
+    case "init": {
+      cfg = m;
+      for (let i = 0; i < m.paths.length; i++) conns.push(new Conn(i, i < Math.round(m.paths.length * m.slowShare)));
+      return reply({ cmd: "ready" });
+    }
+    case "open": {
+      const r = await openMany(conns.map((_, i) => i), m.concurrency);
+      return reply({ cmd: "opened", ...r });
+    }
+    case "storm": {
+      // Every connection drops at once and comes back at once (a load balancer restart).
+      for (const c of conns) {
+        c.state = "done";
+        c.socket?.destroy();
+      }
+      const r = await openMany(conns.map((_, i) => i), m.concurrency);
+      return reply({ cmd: "opened", ...r });
+    }
+    case "mark": {
+      latency.reset();
+      return reply({ cmd: "totals", totals: { ...totals }, hist: [], open: liveCount(), cpuSec: cpuSec() });
+    }
+    case "totals":
+      return reply({ cmd: "totals", totals: { ...totals }, hist: latency.sparse(), open: liveCount(), cpuSec: cpuSec() });
+    case "churn": {
+      // Soak: every second a share of the connections leave and new ones take their place.
+      churnStats = { reopened: 0, failed: 0 };
+      let busy = false;
+      churnTimer = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        const n = Math.max(1, Math.round(conns.length * m.sharePerSecond));
+        const idx = Array.from({ length: n }, () => Math.floor(Math.random() * conns.length));
+        void openMany([...new Set(idx)], 200).then((r) => {
+          churnStats.reopened += r.opened;
+          churnStats.failed += r.failed;
+          busy = false;
+        });
+      }, 1000);
+      return reply({ cmd: "ok" });
+    }
+    case "stop-churn": {
+      clearInterval(churnTimer);
+      return reply({ cmd: "churned", ...churnStats });
+    }
+    case "verify": {
+      verifying = true;
+      for (const c of conns) {
+        c.seen = new Map();
+        if (c.slow) c.socket?.resume();
+      }
+      return reply({ cmd: "ok" });
+    }
+    case "check": {
+      const finals = new Map(Object.entries(m.finals));
+      let current = 0;
+      let closed = 0;
+      let firstMiss: string | undefined;
+      for (const c of conns) {
+        if (c.state === "done") closed++;
+        const syms = decodeURIComponent(/symbols=([^&]*)/.exec(cfg.paths[c.index]!)![1]!).split(",");
+        let ok = c.state === "live";
+        for (const s of syms) {
+          const want = finals.get(s);
+          if (want !== undefined && (c.seen?.get(s) ?? -1) < want) {
+            ok = false;
+            firstMiss ??= `connection ${cfg.firstIndex + c.index} (${c.state}${c.slow ? ", slow" : ""}): ${s} has seq ${c.seen?.get(s) ?? "none"}, final is ${want}`;
+            break;
+          }
+        }
+        if (ok) current++;
+      }
+      return reply({ cmd: "checked", current, closed, total: conns.length, firstMiss });
+    }
+    case "close": {
+      for (const c of conns) {
+        c.state = "done";
+        c.socket?.destroy();
+      }
+      return reply({ cmd: "ok" });
+    }
+  }
+}
+
+function liveCount(): number {
+  let n = 0;
+  for (const c of conns) if (c.state === "live") n++;
+  return n;
+}
+
+function cpuSec(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}

@@ -1,0 +1,54 @@
+// Messages between the bench runner and its load-generator and publisher processes (IPC).
+
+export interface ClientTotals {
+  /** quotes events (one per frame written by the server). */
+  events: number;
+  /** Quotes inside them, on reading connections (slow ones are not parsed). */
+  quotes: number;
+  /** Body bytes after chunked decoding. */
+  bytes: number;
+  snapshots: number;
+  heartbeats: number;
+  /** Connections that closed after opening (server dropped them). */
+  dropped: number;
+}
+
+export type ClientCommand =
+  | {
+      cmd: "init";
+      port: number;
+      /** Request path of each connection of this process. */
+      paths: string[];
+      /** Index of this process's first connection in the run: spreads source addresses. */
+      firstIndex: number;
+      sourceAddresses: number;
+      /** This share of the connections stops reading once open. */
+      slowShare: number;
+      /** quotecast, ceiling and naive open with `event: snapshot`; nchan with its headers. */
+      openOn: "snapshot" | "headers";
+      openTimeoutMs: number;
+    }
+  | { cmd: "open"; concurrency: number }
+  | { cmd: "storm"; concurrency: number }
+  | { cmd: "mark" }
+  | { cmd: "totals" }
+  | { cmd: "churn"; sharePerSecond: number }
+  | { cmd: "stop-churn" }
+  | { cmd: "verify" }
+  | { cmd: "check"; finals: Record<string, number> }
+  | { cmd: "close" };
+
+export type ClientReply =
+  | { cmd: "ready" }
+  | { cmd: "ok" }
+  | { cmd: "error"; message: string }
+  | { cmd: "opened"; opened: number; failed: number; firstError?: string; seconds: number }
+  | { cmd: "totals"; totals: ClientTotals; hist: [number, number][]; open: number; cpuSec: number }
+  | { cmd: "churned"; reopened: number; failed: number }
+  | { cmd: "checked"; current: number; closed: number; total: number; firstMiss?: string };
+
+export type PublisherCommand = { cmd: "stop" } | { cmd: "final" };
+export type PublisherReply =
+  | { cmd: "ready" }
+  | { cmd: "stopped"; published: number; seconds: number; finals: Record<string, number>; behind: number }
+  | { cmd: "error"; message: string };

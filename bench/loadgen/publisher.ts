@@ -1,0 +1,105 @@
+// The bench's feed: publishes ~130-byte quotes at an exact rate, to NATS (`quotes.<SYM>`, what
+// quotecast and the naive server read) or to nchan's publisher endpoint (`POST /pub/<SYM>`).
+// Symbols take turns (round-robin), so each gets rate/universe quotes per second and every
+// one changes often; seq counts per symbol, and the last seq of each is reported on stop as
+// the final value every subscriber must end up holding.
+//
+//   node publisher.js --to nats --nats nats://127.0.0.1:PORT --rate 2000 --universe 200
+//   node publisher.js --to nchan --nchan http://127.0.0.1:PORT --rate 2000 --universe 200
+
+import { Agent, request } from "node:http";
+import { parseArgs } from "node:util";
+import { connect } from "@nats-io/transport-node";
+import type { PublisherCommand, PublisherReply } from "./protocol.js";
+import { quote } from "./quote.js";
+import { benchSymbols } from "./symbols.js";
+
+const { values } = parseArgs({
+  options: {
+    to: { type: "string", default: "nats" },
+    nats: { type: "string" },
+    nchan: { type: "string" },
+    rate: { type: "string", default: "2000" },
+    universe: { type: "string", default: "200" },
+  },
+});
+const rate = Number(values.rate);
+const symbols = benchSymbols(Number(values.universe));
+const seqs = new Array<number>(symbols.length).fill(0);
+const send = (r: PublisherReply) => process.send!(r);
+
+async function main(): Promise<void> {
+  let publish: (sym: string, body: string) => void;
+  let flush: () => Promise<void>;
+  let behind = 0;
+  if (values.to === "nats") {
+    const nc = await connect({ servers: values.nats!, noEcho: true });
+    publish = (sym, body) => nc.publish(`quotes.${sym}`, body);
+    flush = () => nc.flush().then(() => nc.drain());
+  } else {
+    // nchan takes one HTTP POST per message: keep-alive sockets, a bounded number in flight.
+    const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+    const url = new URL(values.nchan!);
+    let inFlight = 0;
+    let idle: (() => void) | null = null;
+    publish = (sym, body) => {
+      inFlight++;
+      const req = request({ agent, host: url.hostname, port: url.port, method: "POST", path: `/pub/${sym}`, headers: { "Content-Type": "application/json", "Content-Length": body.length } }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (--inFlight === 0) idle?.();
+        });
+      });
+      req.on("error", () => {
+        behind++;
+        if (--inFlight === 0) idle?.();
+      });
+      req.end(body);
+    };
+    // A server that cannot take the rate leaves POSTs queued: wait a bounded time for them;
+    // what is still queued then counts as not published (`behind`).
+    flush = () =>
+      inFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((r) => {
+            idle = r;
+            setTimeout(() => {
+              behind += inFlight;
+              agent.destroy();
+              r();
+            }, 10_000).unref();
+          });
+  }
+
+  let published = 0;
+  let next = 0;
+  const t0 = performance.now();
+  // Every millisecond, publish what the clock says is due: the rate is exact over any second,
+  // whatever the timer's jitter.
+  const timer = setInterval(() => {
+    const due = Math.floor((rate * (performance.now() - t0)) / 1000) - published;
+    const now = Date.now();
+    for (let k = 0; k < due; k++) {
+      const i = next;
+      next = (next + 1) % symbols.length;
+      const seq = ++seqs[i]!;
+      publish(symbols[i]!, quote(symbols[i]!, seq, now));
+    }
+    published += due;
+  }, 1);
+
+  process.on("message", (m: PublisherCommand) => {
+    if (m.cmd !== "stop") return;
+    clearInterval(timer);
+    const seconds = (performance.now() - t0) / 1000;
+    void flush().then(() => {
+      const finals: Record<string, number> = {};
+      symbols.forEach((s, i) => (finals[s] = seqs[i]!));
+      send({ cmd: "stopped", published, seconds, finals, behind });
+    });
+  });
+  send({ cmd: "ready" });
+}
+
+process.on("disconnect", () => process.exit(0));
+main().catch((err: unknown) => send({ cmd: "error", message: (err as Error)?.stack ?? String(err) }));

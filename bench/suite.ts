@@ -1,0 +1,167 @@
+// The scenarios of `npm run bench`, each a list of runs (bench/lib/run-one.ts), and the
+// targets of issue 4 judged from their figures.
+
+import { CAPACITY_STEPS, held, runCapacity } from "./capacity.js";
+import type { RunLine, TargetVerdict } from "./lib/results.js";
+import { runOne, type Figures, type RunSpec } from "./lib/run-one.js";
+import type { ServerKind } from "./lib/servers.js";
+
+export const SCENARIOS = ["matrix", "idle", "slow", "storm", "soak", "capacity"] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+export const DEFAULT_SCENARIOS: Scenario[] = ["matrix", "idle", "slow", "storm", "soak"];
+
+export interface SuiteOptions {
+  readonly servers: readonly ServerKind[];
+  readonly connections: readonly number[];
+  readonly rates: readonly number[];
+  /** Connections up to which the naive server and nchan run in the matrix. */
+  readonly peerMaxConnections: number;
+  readonly measureSec: number;
+  readonly warmupSec: number;
+  readonly soakSec: number;
+  readonly idleConnections: number;
+  readonly eventConnections: number;
+  readonly capacityRate: number;
+  readonly capacityFlushMs: number;
+  readonly capacitySteps: readonly number[];
+  /** Also run quotecast with 2 workers in the matrix. */
+  readonly workers2: boolean;
+}
+
+type Record = (spec: RunSpec, f: Figures) => void;
+
+const base = (o: SuiteOptions): Omit<RunSpec, "scenario" | "server" | "connections"> => ({
+  rate: 2000,
+  flushMs: 50,
+  universe: 200,
+  perConnection: 20,
+  slowShare: 0,
+  warmupSec: o.warmupSec,
+  measureSec: o.measureSec,
+  workers: 1,
+  concurrency: 100,
+});
+
+async function attempt(spec: RunSpec, record: Record, log: (s: string) => void): Promise<void> {
+  log(`  ${spec.scenario} ${spec.server}${spec.workers > 1 ? ` (workers ${spec.workers})` : ""}: ${spec.connections} connections, feed ${spec.rate}/s, flush ${spec.flushMs} ms`);
+  let f: Figures;
+  try {
+    f = await runOne(spec, log);
+  } catch (err) {
+    f = { error: (err as Error).message.split("\n")[0]! };
+    log(`    failed: ${f.error}`);
+  }
+  if (typeof f.p99Ms === "number") log(`    ${f.framesPerSec} frames/s, ${f.quotesPerSec} quotes/s, p50 ${f.p50Ms} p99 ${f.p99Ms} max ${f.maxMs} ms, server CPU ${f.serverCpuPct}%, RSS ${f.serverRssMB} MB, loadgen CPU ${f.loadgenCpuPct}%, publisher CPU ${f.publisherCpuPct}%, published ${f.publishRate}/s, finals ${f.finalsOk === null ? "n/a" : `${f.finalsCurrent}/${f.finalsTotal}`}`);
+  record(spec, f);
+}
+
+export async function runScenario(s: Scenario, o: SuiteOptions, record: Record, log: (s: string) => void): Promise<void> {
+  const b = base(o);
+  const has = (k: ServerKind) => o.servers.includes(k);
+  const peers: readonly ServerKind[] = ["naive", "nchan", "node-coalescing"];
+  switch (s) {
+    case "matrix":
+      for (const rate of o.rates) {
+        for (const connections of o.connections) {
+          for (const server of o.servers) {
+            if (peers.includes(server) && connections > o.peerMaxConnections) continue;
+            await attempt({ ...b, scenario: "matrix", server, connections, rate }, record, log);
+          }
+          if (o.workers2 && has("quotecast")) await attempt({ ...b, scenario: "matrix", server: "quotecast", connections, rate, workers: 2 }, record, log);
+        }
+      }
+      // The target's second point: 18k connections at flush 250 ms.
+      for (const server of ["ceiling", "quotecast"] as const) {
+        if (has(server)) await attempt({ ...b, scenario: "matrix", server, connections: Math.max(...o.connections), rate: 2000, flushMs: 250 }, record, log);
+      }
+      return;
+    case "idle":
+      for (const server of o.servers) await attempt({ ...b, scenario: "idle", server, connections: o.idleConnections, rate: 0, extra: "idle" }, record, log);
+      return;
+    case "slow":
+      for (const server of o.servers) {
+        if (server === "ceiling") continue;
+        await attempt({ ...b, scenario: "slow", server, connections: o.eventConnections, slowShare: 0.1 }, record, log);
+      }
+      return;
+    case "storm":
+      for (const server of o.servers) await attempt({ ...b, scenario: "storm", server, connections: o.eventConnections, extra: "storm" }, record, log);
+      return;
+    case "soak":
+      if (has("quotecast")) await attempt({ ...b, scenario: "soak", server: "quotecast", connections: Math.round(o.eventConnections / 2), extra: "soak", soakSec: o.soakSec }, record, log);
+      return;
+    case "capacity":
+      await runCapacity({ servers: o.servers.filter((k) => k !== "node-coalescing"), steps: o.capacitySteps, base: { ...b, rate: o.capacityRate, flushMs: o.capacityFlushMs, measureSec: Math.min(o.measureSec, 8) } }, record, log);
+      return;
+  }
+}
+
+const fig = (r: RunLine | undefined, k: string): number => (r && typeof r.figures[k] === "number" ? (r.figures[k] as number) : NaN);
+
+/** The issue's targets, judged from the runs of one invocation. */
+export function judge(runs: RunLine[]): TargetVerdict[] {
+  const out: TargetVerdict[] = [];
+  const find = (scenario: string, server: string, conns: number, rate: number, flush: number) =>
+    runs.find((r) => r.scenario === scenario && r.server === server && r.params.workers === 1 && r.params.connections === conns && r.params.rate === rate && r.params.flushMs === flush && r.figures.error === undefined);
+  const at250 = runs.filter((r) => r.scenario === "matrix" && r.params.flushMs === 250).map((r) => r.params.connections);
+  const maxConns = at250.length > 0 ? Math.max(...at250) : 18_000;
+  for (const [conns, flush] of [[5000, 50], [maxConns, 250]] as const) {
+    const q = find("matrix", "quotecast", conns, 2000, flush);
+    const c = find("matrix", "ceiling", conns, 2000, flush);
+    if (!q || !c) {
+      out.push({ target: `${conns} connections, flush ${flush} ms: frames/s ≥ 80% of ceiling, p99 ≤ 1.25× ceiling`, met: null, figures: "run missing" });
+      continue;
+    }
+    const eff = fig(q, "framesPerSec") / fig(c, "framesPerSec");
+    const p = fig(q, "p99Ms") / fig(c, "p99Ms");
+    out.push({
+      target: `${conns} connections, flush ${flush} ms, feed 2k/s: frames/s ≥ 80% of ceiling, p99 ≤ 1.25× ceiling`,
+      met: eff >= 0.8 && p <= 1.25,
+      figures: `frames/s ${Math.round(fig(q, "framesPerSec"))} vs ${Math.round(fig(c, "framesPerSec"))} (${(100 * eff).toFixed(0)}%); p99 ${fig(q, "p99Ms")} vs ${fig(c, "p99Ms")} ms (${p.toFixed(2)}×)`,
+    });
+  }
+  // Capacity: from the capacity scenario when it ran, else from the matrix points.
+  const heldBy = (server: string): { n: number; from: string } => {
+    const cap = runs.filter((r) => r.scenario === "capacity" && r.server === server);
+    if (cap.length > 0) return { n: Math.max(0, ...cap.filter((r) => r.figures.held === true).map((r) => r.params.connections)), from: "capacity scenario" };
+    const m = runs.filter((r) => r.scenario === "matrix" && r.server === server && r.params.workers === 1 && r.params.rate === 2000 && r.params.flushMs === 50).sort((a, b) => a.params.connections - b.params.connections);
+    let best = 0;
+    for (const r of m) {
+      if (!held(r.figures, 50, r.params.connections)) break;
+      best = r.params.connections;
+    }
+    return { n: best, from: "matrix points" };
+  };
+  const qh = heldBy("quotecast");
+  const nh = heldBy("naive");
+  out.push({
+    target: "most connections with p99 ≤ flush+100 ms (feed 2k/s, flush 50 ms): quotecast ≥ 3× naive",
+    met: !runs.some((r) => r.server === "naive") || !runs.some((r) => r.server === "quotecast") ? null : qh.n > 0 && qh.n >= 3 * nh.n,
+    figures: `quotecast ${qh.n}, naive ${nh.n} (${qh.from}; a step that failed was not retried)`,
+  });
+  for (const peer of ["naive", "nchan"]) {
+    const r = find("matrix", peer, 5000, 2000, 50);
+    out.push({ target: `${peer} falls seconds behind at 5,000 connections (p99 ≥ 1 s)`, met: r ? fig(r, "p99Ms") >= 1000 : null, figures: r ? `p99 ${fig(r, "p99Ms")} ms, max ${fig(r, "maxMs")} ms, ${fig(r, "framesPerSec")} frames/s` : "run missing" });
+  }
+  const checked = runs.filter((r) => r.figures.finalsOk === true || r.figures.finalsOk === false);
+  // In the slow scenario a connection the server closed as a slow consumer (as the contract
+  // says it must) is not a missed value: every connection still open must be current.
+  const complete = (r: RunLine) => r.figures.finalsOk === true || (r.scenario === "slow" && fig(r, "finalsCurrent") + fig(r, "finalsClosed") >= fig(r, "finalsTotal"));
+  const bad = checked.filter((r) => !complete(r));
+  const qBad = bad.filter((r) => r.server === "quotecast");
+  out.push({
+    target: "every symbol's final value delivered to every connection (quotecast runs)",
+    met: checked.some((r) => r.server === "quotecast") ? qBad.length === 0 : null,
+    figures: `quotecast: ${checked.filter((r) => r.server === "quotecast").length - qBad.length}/${checked.filter((r) => r.server === "quotecast").length} runs complete; peers: ${bad.filter((r) => r.server !== "quotecast").map((r) => `${r.server} ${r.scenario} ${r.params.connections}: ${r.figures.finalsCurrent}/${r.figures.finalsTotal}`).join(", ") || "all complete"}`,
+  });
+  const idle = runs.find((r) => r.scenario === "idle" && r.server === "quotecast");
+  const idleC = runs.find((r) => r.scenario === "idle" && r.server === "ceiling");
+  out.push({
+    target: "≤ 5 KB RSS per idle connection above baseline",
+    met: idle ? fig(idle, "rssPerConnKB") <= 5 : null,
+    figures: idle ? `quotecast ${fig(idle, "rssPerConnKB")} KB (ceiling ${fig(idleC, "rssPerConnKB")} KB) at ${idle.params.connections} connections` : "run missing",
+  });
+  return out;
+}
+
+export { CAPACITY_STEPS };

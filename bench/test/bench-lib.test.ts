@@ -1,0 +1,71 @@
+// The bench's pure parts (run with `npx tap bench/test/`; not part of `npm test`, which never
+// runs the bench): the latency histogram, the ceiling's frame size, the capacity rule, the
+// subscriptions every server gets, and the chart.
+
+import t from "tap";
+import { held } from "../capacity.js";
+import { LatencyHistogram } from "../loadgen/histogram.js";
+import { quote } from "../loadgen/quote.js";
+import { chartSvg, type RunLine } from "../lib/results.js";
+import { quotesPerFrame, subscriptionPaths } from "../lib/run-one.js";
+
+t.test("bench histogram - quantiles over 1 ms buckets, merged across processes", async (t) => {
+  const a = new LatencyHistogram();
+  const b = new LatencyHistogram();
+  for (let ms = 1; ms <= 50; ms++) a.record(ms);
+  for (let ms = 51; ms <= 100; ms++) b.record(ms);
+  b.record(-3); // a clock a little behind lands in bucket 0, not out of range
+  const all = new LatencyHistogram();
+  all.add(a.sparse());
+  all.add(b.sparse());
+  t.equal(all.count, 101);
+  t.equal(all.quantile(0.5), 50);
+  t.equal(all.quantile(0.99), 99);
+  t.equal(all.max, 100);
+  all.reset();
+  t.ok(Number.isNaN(all.quantile(0.99)), "no samples: no quantile");
+});
+
+t.test("bench quote - about 130 bytes and the contract's required fields", async (t) => {
+  const q = quote("BN0042", 123456, 1_764_160_000_000);
+  t.ok(q.length >= 125 && q.length <= 135, `length ${q.length}`);
+  t.match(JSON.parse(q), { sym: "BN0042", ts: 1_764_160_000_000, seq: 123456 });
+});
+
+t.test("bench ceiling - frame size follows how often a symbol changes within a window", async (t) => {
+  t.equal(quotesPerFrame(2000, 50, 200, 20), 10, "each symbol every 100 ms: half change in 50 ms");
+  t.equal(quotesPerFrame(5000, 50, 200, 20), 20, "every 40 ms: all change");
+  t.equal(quotesPerFrame(2000, 250, 200, 20), 20);
+  t.equal(quotesPerFrame(0, 50, 200, 20), 0, "no feed, no quotes");
+});
+
+t.test("bench capacity - a step holds only with p99 in bound, all open, none dropped, finals complete", async (t) => {
+  const ok = { p99Ms: 150, opened: 1000, dropped: 0, finalsOk: true };
+  t.ok(held(ok, 50, 1000));
+  t.notOk(held({ ...ok, p99Ms: 151 }, 50, 1000));
+  t.notOk(held({ ...ok, opened: 999 }, 50, 1000));
+  t.notOk(held({ ...ok, dropped: 1 }, 50, 1000));
+  t.notOk(held({ ...ok, finalsOk: false }, 50, 1000));
+  t.ok(held({ ...ok, finalsOk: null }, 50, 1000), "the ceiling has no finals to check");
+  t.notOk(held({ error: "did not start" }, 50, 1000));
+});
+
+t.test("bench subscriptions - 20 distinct of the universe each, the same for every server", async (t) => {
+  const a = subscriptionPaths(50, 20, 200);
+  t.same(a, subscriptionPaths(50, 20, 200));
+  for (const p of a) {
+    const syms = p.slice("/quotes?symbols=".length).split(",");
+    t.equal(new Set(syms).size, 20);
+  }
+  t.ok(new Set(a).size > 45, "connections mostly differ");
+});
+
+t.test("bench chart - one polyline per server, log scale, limit line", async (t) => {
+  const line = (server: string, connections: number, p99Ms: number) =>
+    ({ scenario: "matrix", server, params: { connections, rate: 2000, flushMs: 50, workers: 1 }, figures: { p99Ms } }) as unknown as RunLine;
+  const svg = chartSvg([line("quotecast", 1000, 60), line("quotecast", 5000, 120), line("naive", 1000, 150), line("naive", 5000, 6000)], 2000, 50);
+  t.equal(svg.match(/<polyline/g)?.length, 2);
+  t.match(svg, /flush\+100 ms/);
+  t.match(svg, />quotecast</);
+  t.match(svg, />naive</);
+});
