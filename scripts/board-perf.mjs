@@ -13,9 +13,9 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./lib/processes.mjs";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 
@@ -43,17 +43,6 @@ const warmup = Number(values.warmup);
 const children = [];
 const tmp = mkdtempSync(join(tmpdir(), "qc-board-perf-"));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function start(name, cmd, args) {
   const proc = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });

@@ -12,12 +12,13 @@
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer, connect as tcpConnect } from "node:net";
+import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./lib/processes.mjs";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { SignJWT } from "jose";
 
@@ -55,17 +56,6 @@ const bytes = (n) => Buffer.from(Array.from({ length: n }, () => int(256)));
 const junkText = (n) => Array.from({ length: n }, () => pick(["A", "%", "\r", "\n", ":", " ", "\0", "ÿ", "?", "&", "=", ",", "/", ".", "*", "\t", "é", "\u2028"])).join("");
 
 // ---------- processes ----------
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => (port === 4222 ? freePort().then(resolve, reject) : resolve(port)));
-    });
-  });
-}
-
 const children = [];
 process.on("exit", () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");

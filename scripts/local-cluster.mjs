@@ -28,10 +28,10 @@
 
 import { spawn } from "node:child_process";
 import { accessSync, constants as fsConstants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { alive, freePort, signalGroup } from "./lib/processes.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(ROOT, "dist", "cli.js");
@@ -44,17 +44,6 @@ const say = (msg) => process.stderr.write(`local-cluster: ${msg}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------- topology
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** deploy/topology.json with the ports this run uses and the URLs each part connects to. */
 async function resolveTopology() {
@@ -174,25 +163,14 @@ function tail(file, bytes = 3000) {
   }
 }
 
-const alive = (entry) => entry.proc.exitCode === null && entry.proc.signalCode === null && entry.proc.pid !== undefined;
-
-function signal(entry, sig) {
-  if (!alive(entry)) return;
-  try {
-    // The group: `serve` is a cluster primary with worker processes.
-    process.kill(-entry.proc.pid, sig);
-  } catch {
-    /* already gone */
-  }
-}
 
 async function stopAll(entries, timeoutMs) {
-  for (const e of entries) signal(e, "SIGTERM");
+  for (const e of entries) signalGroup(e, "SIGTERM");
   const timer = sleep(timeoutMs).then(() => "timeout");
   if ((await Promise.race([Promise.all(entries.map((e) => e.exited)), timer])) === "timeout") {
     for (const e of entries) {
       if (alive(e)) say(`${e.name} did not stop within ${timeoutMs} ms; killing it`);
-      signal(e, "SIGKILL");
+      signalGroup(e, "SIGKILL");
     }
     await Promise.all(entries.map((e) => e.exited));
   }

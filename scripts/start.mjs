@@ -16,6 +16,7 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { alive, freePort, signalGroup } from "./lib/processes.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(ROOT, "dist", "cli.js");
@@ -103,17 +104,6 @@ function canListen(host, port) {
   });
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function isDebianLike() {
   if (existsSync("/etc/debian_version")) return true;
   try {
@@ -192,21 +182,6 @@ function startChild(name, command, args, options) {
   return entry;
 }
 
-const alive = (entry) => entry.proc.exitCode === null && entry.proc.signalCode === null && entry.proc.pid !== undefined;
-
-function signalGroup(entry, signal) {
-  if (!alive(entry)) return;
-  try {
-    // The whole group: `serve` is a cluster primary with worker processes.
-    process.kill(-entry.proc.pid, signal);
-  } catch {
-    try {
-      entry.proc.kill(signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}
 
 /** SIGTERM (to the process itself), then SIGKILL to its group after timeoutMs. */
 async function stopChild(entry, timeoutMs) {
