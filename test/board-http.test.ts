@@ -87,6 +87,11 @@ t.test("board-http - unknown asset paths and traversal attempts are 404", async 
     t.match(res, /^HTTP\/1\.1 404 /, `${path} → 404`);
     t.match(res, /\{"error":"no such path: /, "with the error body");
   }
+  for (const path of ["/assets/" + "x".repeat(1000), "/" + "y".repeat(1000)]) {
+    const res = await fetch(qc.base + path);
+    t.equal(res.status, 404);
+    t.same(await res.json(), { error: `no such path: ${path.slice(0, 200)}…` }, "a long path is echoed cut to 200 characters");
+  }
   t.equal((await fetch(qc.base + "/healthz")).status, 200, "and the server is fine");
 });
 

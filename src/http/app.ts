@@ -29,7 +29,7 @@ export function createApp(uws: typeof UWS, deps: AppDeps): TemplatedApp {
   route(app, "/", boardPageRoute(board), { head: true });
   route(app, "/assets/*", boardAssetRoute(board), { head: true });
   // getUrl() is the path without the query string, so a `token` parameter is never echoed.
-  app.any("/*", limited((res, req) => respondError(res, new NotFoundError(safePath(req.getUrl())))));
+  app.any("/*", limited((res, req) => respondError(res, new NotFoundError(req.getUrl()))));
   return app;
 }
 
@@ -80,8 +80,4 @@ function limited(handler: Handler): Handler {
     }
     handler(res, req);
   };
-}
-
-function safePath(url: string): string {
-  return url.length > 200 ? url.slice(0, 200) + "…" : url;
 }

@@ -78,7 +78,7 @@ export function boardAssetRoute(board: BoardAssets): (res: HttpResponse, req: Ht
   return (res, req) => {
     const url = req.getUrl();
     const asset = board.assets.get(url);
-    if (asset === undefined) throw new NotFoundError(url.length > 200 ? url.slice(0, 200) + "…" : url);
+    if (asset === undefined) throw new NotFoundError(url);
     sendAsset(res, req, asset);
   };
 }

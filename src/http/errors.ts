@@ -47,10 +47,13 @@ export class HeadersTooLargeError extends HttpError {
   }
 }
 
+/** Paths longer than this are cut in the message: a client's URL is echoed, not its megabytes. */
+const MAX_ECHOED_PATH = 200;
+
 export class NotFoundError extends HttpError {
   override readonly name = "NotFoundError";
   constructor(path: string) {
-    super(404, `no such path: ${path}`);
+    super(404, `no such path: ${path.length > MAX_ECHOED_PATH ? path.slice(0, MAX_ECHOED_PATH) + "…" : path}`);
   }
 }
 
