@@ -180,7 +180,7 @@ export class RawSseClient {
   }
 }
 
-/** A plain HTTP request on a raw socket: status, headers and body of a response that ends. */
+/** A plain HTTP request (with fetch, not a raw socket): status, headers and body of a response that ends. */
 export async function rawRequest(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string>; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers });
   const out: Record<string, string> = {};
