@@ -8,7 +8,7 @@ t.test("last-values - apply stores the quote and get returns it", async (t) => {
   t.equal(lv.get("AAPL"), undefined, "nothing before the first quote");
   t.equal(lv.size, 0);
   const entry = lv.apply("AAPL", q("AAPL", 1), 10, 1700000000001);
-  t.same(entry, { sym: "AAPL", json: q("AAPL", 1), streamSeq: 10, ts: 1700000000001 });
+  t.same(entry, { sym: "AAPL", json: q("AAPL", 1), bytes: Buffer.from(q("AAPL", 1)), streamSeq: 10, ts: 1700000000001 }, "with its JSON encoded once");
   t.equal(lv.get("AAPL"), entry, "get returns the same entry");
   t.equal(lv.size, 1);
 });
@@ -17,8 +17,8 @@ t.test("last-values - a newer stream seq replaces the value in place", async (t)
   const lv = new LastValues();
   const first = lv.apply("AAPL", q("AAPL", 1), 10, 1);
   const second = lv.apply("AAPL", q("AAPL", 2), 11, 2);
-  t.equal(second, first, "the entry object is reused: no allocation per quote");
-  t.same(lv.get("AAPL"), { sym: "AAPL", json: q("AAPL", 2), streamSeq: 11, ts: 2 });
+  t.equal(second, first, "the entry object is reused");
+  t.same(lv.get("AAPL"), { sym: "AAPL", json: q("AAPL", 2), bytes: Buffer.from(q("AAPL", 2)), streamSeq: 11, ts: 2 });
   t.equal(lv.size, 1);
 });
 
@@ -27,7 +27,7 @@ t.test("last-values - an older or equal stream seq is ignored", async (t) => {
   lv.apply("AAPL", q("AAPL", 5), 50, 5);
   t.equal(lv.apply("AAPL", q("AAPL", 4), 40, 4), undefined, "older");
   t.equal(lv.apply("AAPL", q("AAPL", 6), 50, 6), undefined, "same stream seq (redelivery)");
-  t.same(lv.get("AAPL"), { sym: "AAPL", json: q("AAPL", 5), streamSeq: 50, ts: 5 }, "value kept");
+  t.same(lv.get("AAPL"), { sym: "AAPL", json: q("AAPL", 5), bytes: Buffer.from(q("AAPL", 5)), streamSeq: 50, ts: 5 }, "value kept");
   t.equal(lv.highWater, 50);
 });
 

@@ -50,7 +50,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
   const ingest = new FeedIngest(
     values,
     {
-      onQuote: (sym) => fanout.onQuote(sym),
+      onQuote: (value) => fanout.onQuote(value),
       onInvalid: (reason) => invalid[reason]++,
       onLoaded: (epoch) => fanout.markLoaded(epoch, performance.now()),
     },

@@ -7,12 +7,12 @@ import { ensureQuoteStream, LIVE_PREFIX, QUOTE_STREAM, republishesLive } from ".
 import { QUOTES_WILDCARD } from "./symbol.js";
 import { validateQuote, type InvalidReason } from "./validate.js";
 import { streamSequence } from "./republish-header.js";
-import type { LastValues } from "./last-values.js";
+import type { LastValue, LastValues } from "./last-values.js";
 
 /** What the ingest tells the rest of the worker. Called synchronously, on the hot path. */
 export interface IngestListener {
-  /** A valid quote became the latest value of `sym`. */
-  onQuote(sym: string): void;
+  /** A valid quote became the latest value of its symbol. */
+  onQuote(value: LastValue): void;
   /** A message broke a feed rule and was dropped. */
   onInvalid(reason: InvalidReason): void;
   /** The stream has been read to its end once: the last values are complete. */
@@ -121,7 +121,8 @@ export class FeedIngest {
     const r = validateQuote(subject, data, this.#opts.maxQuoteBytes);
     if (r.ok) {
       const q = r.quote;
-      if (this.#values.apply(q.sym, q.json, seq, q.ts) !== undefined) this.#listener.onQuote(q.sym);
+      const applied = this.#values.apply(q.sym, q.json, seq, q.ts);
+      if (applied !== undefined) this.#listener.onQuote(applied);
     } else {
       this.#values.advanceTo(seq);
       this.#listener.onInvalid(r.reason);

@@ -1,8 +1,10 @@
-/** The latest quote of one symbol. Mutated in place on every update: no allocation per quote. */
+/** The latest quote of one symbol. Mutated in place on every update. */
 export interface LastValue {
   readonly sym: string;
   /** The quote's JSON exactly as published. */
   json: string;
+  /** The same JSON as UTF-8, encoded once per quote: frames are assembled from these bytes. */
+  bytes: Uint8Array;
   /** JetStream stream sequence of this quote: orders updates across workers and nodes. */
   streamSeq: number;
   /** The feed's publish time (ms since the epoch), for publish-to-write latency. */
@@ -54,12 +56,13 @@ export class LastValues {
     if (streamSeq > this.#highWater) this.#highWater = streamSeq;
     const cur = this.#values.get(sym);
     if (cur === undefined) {
-      const entry: LastValue = { sym, json, streamSeq, ts };
+      const entry: LastValue = { sym, json, bytes: Buffer.from(json), streamSeq, ts };
       this.#values.set(sym, entry);
       return entry;
     }
     if (streamSeq <= cur.streamSeq) return undefined;
     cur.json = json;
+    cur.bytes = Buffer.from(json);
     cur.streamSeq = streamSeq;
     cur.ts = ts;
     return cur;

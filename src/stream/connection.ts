@@ -5,6 +5,8 @@ import type { SubscriptionGroup } from "./subscription-group.js";
  * `write` returns false when the socket is congested. The chunk was still taken, but nothing
  * more may be written until `Fanout.onWritable`: uWebSockets.js 20.30 loses HTTP chunks that are
  * written while earlier ones wait in its backpressure buffer (seen here, and see uWS.js#1249).
+ * A chunk is valid only during the call (frames are built in one reused buffer): a sink that
+ * keeps it must copy it, as uWS does.
  */
 export interface Sink {
   write(chunk: Uint8Array | string): boolean;
@@ -26,11 +28,12 @@ export class Connection {
   /** When anything was last written: heartbeats fill silences. */
   lastWriteAt: number;
   /**
-   * Symbols that changed while this connection could not take its group's shared frame
-   * (congested, or inside its own window). Latest value wins, so this never holds more than
-   * its subscription: pending data is bounded whatever the feed does.
+   * Every change of its symbols stamped at or before this flush tick has reached it (in a frame
+   * or in its snapshot). Equal to its group's `sentTick` while it is in step and shares the
+   * group's frames; behind it while congested or inside its own window, and then owed the
+   * group's symbols changed since: latest value wins, so nothing queues up for it.
    */
-  pending: Set<string> | null = null;
+  sentTick = 0;
   /**
    * Stream position its snapshot reflected, until its group's next frame: that frame may hold
    * quotes the snapshot already carried, which are not sent twice.
@@ -49,10 +52,5 @@ export class Connection {
 
   get congested(): boolean {
     return this.congestedSince >= 0;
-  }
-
-  owe(symbols: Iterable<string>): void {
-    const pending = (this.pending ??= new Set());
-    for (const sym of symbols) pending.add(sym);
   }
 }

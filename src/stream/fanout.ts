@@ -1,9 +1,11 @@
-import type { LastValues } from "../feed/last-values.js";
+import type { LastValue, LastValues } from "../feed/last-values.js";
 import { Connection, type Sink } from "./connection.js";
 import { formatEventId, resumeAfter } from "./event-id.js";
+import { FrameBuilder, quotesHead } from "./frame-builder.js";
 import { HEARTBEAT, quotesEvent } from "./sse-frames.js";
 import { StreamCounters } from "./stream-counters.js";
 import { SubscriptionGroup } from "./subscription-group.js";
+import { SymbolSlot } from "./symbol-slot.js";
 
 export interface FanoutOptions {
   /** Longest silence before a comment line is sent. */
@@ -19,27 +21,35 @@ export interface FanoutOptions {
  * No sockets and no timers: the worker's edges call `tick`, `heartbeat` and `onWritable`
  * with the time, so every rule here is tested with an in-memory sink and a fake clock.
  *
- * Flow: `onQuote` marks a symbol changed (one Set insert per quote). `tick` hands the changes
- * to the subscription groups that hold the symbol, builds each due group's frame once (each
- * quote was serialized once, by the feed) and writes that one buffer to every member that is
- * in step; members that are congested or inside their own window are owed the symbols instead,
- * and get a frame of their own once they can take one.
+ * Flow: flush ticks are numbered. `onQuote` stamps the symbol's slot with the number of the
+ * tick that will carry it (and lists the slot on its first change in that tick). `tick` marks
+ * the groups holding a changed symbol dirty, then builds each due group's frame once, from
+ * its symbols stamped after the group's last frame (each quote was encoded once, by the feed),
+ * in one reused buffer, and writes it to every member in step. A member that is congested or
+ * inside its own window is left behind and owed: once it can take a frame it gets one of its
+ * own with its symbols stamped after its last one, each at its latest value, so what waits for
+ * a connection is bounded by its subscription whatever the feed does.
  */
 export class Fanout {
   readonly counters = new StreamCounters();
   readonly #values: LastValues;
   readonly #opts: FanoutOptions;
   readonly #groups = new Map<string, SubscriptionGroup>();
-  readonly #groupsBySymbol = new Map<string, Set<SubscriptionGroup>>();
+  readonly #slots = new Map<string, SymbolSlot>();
   readonly #connections = new Set<Connection>();
-  /** Symbols changed since the last tick. */
-  readonly #changed = new Set<string>();
+  /** The number of the next tick: changes arriving now go out in it. */
+  #tickNo = 1;
+  /** Slots changed since the last tick, each listed once. */
+  readonly #changed: SymbolSlot[] = [];
   readonly #dirtyGroups = new Set<SubscriptionGroup>();
-  /** Connections owed symbols outside their group's shared frames. */
+  /** Connections behind their group's shared frames, owed a frame of their own. */
   readonly #owed = new Set<Connection>();
   readonly #congested = new Set<Connection>();
-  /** Connections waiting for the first full load of last values before their snapshot. */
+  /** Connections waiting for their snapshot: for the first full load of last values, or for their socket to drain. */
   readonly #parked = new Set<Connection>();
+  readonly #frames = new FrameBuilder();
+  /** Lowest stream sequence in the frame `#buildFrame` built last. */
+  #frameMinSeq = 0;
   #epoch: string | null = null;
 
   constructor(values: LastValues, opts: FanoutOptions) {
@@ -55,6 +65,11 @@ export class Fanout {
     return this.#groups.size;
   }
 
+  /** Connections owed a frame of their own. */
+  get owedCount(): number {
+    return this.#owed.size;
+  }
+
   /** The id of an event built now: the stream position this worker has applied. */
   currentId(): string {
     return formatEventId(this.#epoch ?? "0", this.#values.position);
@@ -66,8 +81,7 @@ export class Fanout {
    */
   markLoaded(epoch: string, now: number): void {
     this.#epoch = epoch;
-    for (const conn of this.#parked) this.#sendSnapshot(conn, now);
-    this.#parked.clear();
+    this.#sendParkedSnapshots(now);
   }
 
   /** A new subscriber. Its snapshot goes out at once, or as soon as the last values are loaded. */
@@ -94,18 +108,21 @@ export class Fanout {
     if (group.members.size === 0) {
       this.#groups.delete(group.key);
       this.#dirtyGroups.delete(group);
-      for (const sym of group.symbols) {
-        const set = this.#groupsBySymbol.get(sym);
-        if (set === undefined) continue;
-        set.delete(group);
-        if (set.size === 0) this.#groupsBySymbol.delete(sym);
+      for (const slot of group.slots) {
+        slot.groups.delete(group);
+        if (slot.groups.size === 0) this.#slots.delete(slot.sym);
       }
     }
   }
 
-  /** Hot path: a new latest value for `sym` was applied. */
-  onQuote(sym: string): void {
-    this.#changed.add(sym);
+  /** Hot path: `value` is the new latest value of its symbol. One lookup, no allocation. */
+  onQuote(value: LastValue): void {
+    const slot = this.#slots.get(value.sym);
+    if (slot === undefined) return;
+    slot.value = value;
+    if (slot.changedTick === this.#tickNo) return;
+    slot.changedTick = this.#tickNo;
+    this.#changed.push(slot);
   }
 
   /** The socket drained what it held: it may be written again (from the next tick on). */
@@ -118,18 +135,22 @@ export class Fanout {
   /** Called every flush window: writes every due frame, closes consumers congested too long. */
   tick(now: number): void {
     const started = performance.now();
-    this.#distributeChanges();
+    const tick = this.#tickNo++;
+    if (this.#parked.size > 0 && this.#epoch !== null) this.#sendParkedSnapshots(now);
+    this.#markDirty();
     if (this.#dirtyGroups.size > 0 || this.#owed.size > 0) {
-      const id = this.currentId();
+      // The event id and its bytes, once per tick for every frame of the tick.
+      const head = quotesHead(this.currentId());
       const wallNow = Date.now();
       for (const group of this.#dirtyGroups) {
         if (now - group.lastFlushAt < group.intervalMs) continue;
-        this.#flushGroup(group, id, now, wallNow);
+        this.#flushGroup(group, tick, head, now, wallNow);
+        group.dirty = false;
         this.#dirtyGroups.delete(group);
       }
       for (const conn of this.#owed) {
         if (conn.congested || now - conn.lastEventAt < conn.group.intervalMs) continue;
-        this.#flushOwed(conn, id, now, wallNow);
+        this.#flushOwed(conn, tick, head, now, wallNow);
       }
     }
     this.#closeSlowConsumers(now);
@@ -156,14 +177,24 @@ export class Fanout {
     const key = SubscriptionGroup.keyOf(symbols, intervalMs);
     let group = this.#groups.get(key);
     if (group !== undefined) return group;
-    group = new SubscriptionGroup(key, symbols, intervalMs);
+    const slots = symbols.map((sym) => {
+      let slot = this.#slots.get(sym);
+      if (slot === undefined) this.#slots.set(sym, (slot = new SymbolSlot(sym, this.#values.get(sym))));
+      return slot;
+    });
+    group = new SubscriptionGroup(key, symbols, intervalMs, slots, this.#tickNo - 1);
     this.#groups.set(key, group);
-    for (const sym of symbols) {
-      let set = this.#groupsBySymbol.get(sym);
-      if (set === undefined) this.#groupsBySymbol.set(sym, (set = new Set()));
-      set.add(group);
-    }
+    for (const slot of slots) slot.groups.add(group);
     return group;
+  }
+
+  #sendParkedSnapshots(now: number): void {
+    for (const conn of this.#parked) {
+      // A heartbeat may have congested it while it waited: its snapshot waits for the drain.
+      if (conn.congested) continue;
+      this.#parked.delete(conn);
+      this.#sendSnapshot(conn, now);
+    }
   }
 
   #sendSnapshot(conn: Connection, now: number): void {
@@ -173,82 +204,86 @@ export class Fanout {
     // ids a client sees never go backwards.
     const seq = Math.max(after ?? 0, this.#values.position);
     conn.state = "live";
+    // It holds every value up to now; changes still to come in the next tick may be in it too,
+    // which `snapshotSeq` tells apart.
+    conn.sentTick = this.#tickNo - 1;
     conn.snapshotSeq = this.#values.highWater;
     this.#writeFrame(conn, quotesEvent("snapshot", formatEventId(this.#epoch!, seq), quotes), now);
   }
 
-  #distributeChanges(): void {
-    if (this.#changed.size === 0) return;
-    for (const sym of this.#changed) {
-      const groups = this.#groupsBySymbol.get(sym);
-      if (groups === undefined) continue;
-      for (const group of groups) {
-        // A group with changes is already listed (dirty is cleared only when it is flushed):
-        // skipping the second Set insert matters, this loop runs per quote per group.
-        if (group.dirty.size === 0) this.#dirtyGroups.add(group);
-        group.dirty.add(sym);
+  /** Per changed symbol per group holding it: keep this loop to a flag test. */
+  #markDirty(): void {
+    const changed = this.#changed;
+    if (changed.length === 0) return;
+    for (let i = 0; i < changed.length; i++) {
+      for (const group of changed[i]!.groups) {
+        if (group.dirty) continue;
+        group.dirty = true;
+        this.#dirtyGroups.add(group);
       }
     }
-    this.#changed.clear();
+    changed.length = 0;
   }
 
-  #flushGroup(group: SubscriptionGroup, id: string, now: number, wallNow: number): void {
-    let frame: Buffer | null = null;
+  #flushGroup(group: SubscriptionGroup, tick: number, head: Uint8Array, now: number, wallNow: number): void {
+    const from = group.sentTick;
+    group.sentTick = tick;
+    group.lastFlushAt = now;
+    let frame: Buffer | null | undefined;
     for (const conn of group.members) {
       if (conn.state !== "live") continue;
-      if (conn.snapshotSeq >= 0) {
-        const newer = this.#newerThan(group.dirty, conn.snapshotSeq);
-        conn.snapshotSeq = -1;
-        if (newer.length === 0) continue;
-        if (newer.length < group.dirty.size) {
-          conn.owe(newer);
-          this.#owed.add(conn);
-          continue;
-        }
-      }
-      if (conn.congested || conn.pending !== null || now - conn.lastEventAt < group.intervalMs) {
-        conn.owe(group.dirty);
+      if (conn.congested || conn.sentTick !== from || now - conn.lastEventAt < group.intervalMs) {
         this.#owed.add(conn);
         continue;
       }
       // Built once, on first need, and shared: the same bytes for every member in step.
-      frame ??= this.#buildFrame(group.dirty, id, wallNow);
+      if (frame === undefined) frame = this.#buildFrame(group, from, -1, head, wallNow);
+      if (frame !== null && conn.snapshotSeq >= this.#frameMinSeq) {
+        // Its snapshot already carried some of these quotes: it gets a frame without them.
+        this.#owed.add(conn);
+        continue;
+      }
+      conn.sentTick = tick;
+      conn.snapshotSeq = -1;
+      if (frame === null) continue;
       this.#writeFrame(conn, frame, now);
       conn.lastEventAt = now;
     }
-    group.dirty.clear();
-    group.lastFlushAt = now;
   }
 
-  #newerThan(symbols: Iterable<string>, seq: number): string[] {
-    const out: string[] = [];
-    for (const sym of symbols) {
-      const v = this.#values.get(sym);
-      if (v !== undefined && v.streamSeq > seq) out.push(sym);
-    }
-    return out;
-  }
-
-  #flushOwed(conn: Connection, id: string, now: number, wallNow: number): void {
-    const pending = conn.pending;
-    conn.pending = null;
+  #flushOwed(conn: Connection, tick: number, head: Uint8Array, now: number, wallNow: number): void {
     this.#owed.delete(conn);
-    if (pending === null || pending.size === 0) return;
-    this.#writeFrame(conn, this.#buildFrame(pending, id, wallNow), now);
+    const frame = this.#buildFrame(conn.group, conn.sentTick, conn.snapshotSeq, head, wallNow);
+    conn.sentTick = tick;
+    conn.snapshotSeq = -1;
+    if (frame === null) return;
+    this.#writeFrame(conn, frame, now);
     conn.lastEventAt = now;
   }
 
-  #buildFrame(symbols: Iterable<string>, id: string, wallNow: number): Buffer {
-    const quotes: string[] = [];
+  /**
+   * The `quotes` event of `group`'s symbols changed after tick `afterTick` and newer than stream
+   * sequence `afterSeq`, or null when there are none. Valid until the next frame is built.
+   */
+  #buildFrame(group: SubscriptionGroup, afterTick: number, afterSeq: number, head: Uint8Array, wallNow: number): Buffer | null {
+    const frames = this.#frames;
     const latency = this.counters.publishToWrite;
-    for (const sym of symbols) {
-      const v = this.#values.get(sym);
-      if (v === undefined) continue;
-      quotes.push(v.json);
+    const slots = group.slots;
+    let minSeq = Number.POSITIVE_INFINITY;
+    frames.begin(head);
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      if (slot.changedTick <= afterTick) continue;
+      const v = slot.value;
+      if (v === undefined || v.streamSeq <= afterSeq) continue;
+      frames.add(v.bytes);
+      if (v.streamSeq < minSeq) minSeq = v.streamSeq;
       latency.observe(Math.max(0, wallNow - v.ts) / 1000);
     }
-    // One UTF-8 encoding per frame, not one per socket write.
-    return Buffer.from(quotesEvent("quotes", id, quotes));
+    this.#frameMinSeq = minSeq;
+    if (frames.count === 0) return null;
+    this.counters.framesBuilt++;
+    return frames.finish();
   }
 
   #writeFrame(conn: Connection, chunk: Buffer | string, now: number): void {

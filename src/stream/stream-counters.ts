@@ -3,6 +3,8 @@ import { LatencyHistogram, LATENCY_BUCKETS } from "../metrics/latency-histogram.
 /** What the stream core counts; plain fields so the hot path only adds numbers. */
 export class StreamCounters {
   framesSent = 0;
+  /** Distinct frames assembled: framesSent over this is how many connections share each one. */
+  framesBuilt = 0;
   bytesSent = 0;
   heartbeatsSent = 0;
   slowConsumerDisconnects = 0;

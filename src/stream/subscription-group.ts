@@ -1,4 +1,5 @@
 import type { Connection } from "./connection.js";
+import type { SymbolSlot } from "./symbol-slot.js";
 
 /**
  * Connections that subscribed to the same symbols with the same interval receive the same
@@ -6,15 +7,22 @@ import type { Connection } from "./connection.js";
  */
 export class SubscriptionGroup {
   readonly members = new Set<Connection>();
-  /** Subscribed symbols changed since the group's last frame. */
-  readonly dirty = new Set<string>();
+  /** Listed among the fan-out's dirty groups: a symbol of it changed since its last frame. */
+  dirty = false;
+  /** Every change of its symbols stamped at or before this tick went out in its shared frames. */
+  sentTick: number;
   lastFlushAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly key: string,
     readonly symbols: readonly string[],
     readonly intervalMs: number,
-  ) {}
+    /** The symbols' slots, in the order of `symbols`. */
+    readonly slots: readonly SymbolSlot[],
+    sentTick: number,
+  ) {
+    this.sentTick = sentTick;
+  }
 
   /** Same symbols (in any order) and same interval give the same key. */
   static keyOf(symbols: readonly string[], intervalMs: number): string {
