@@ -2,7 +2,7 @@ import t from "tap";
 import { EventSource } from "eventsource";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
-import { startQuotecast, sleep, waitFor, type Quotecast } from "./helpers/quotecast.js";
+import { metricValue, startQuotecast, sleep, waitFor, type Quotecast } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
 // One private nats-server and one quotecast for the tests in this file that need no special flags.
@@ -71,6 +71,22 @@ t.test("quotes - hundreds of quotes inside one window arrive as one, the last", 
   const burst = c.quotes().slice(1);
   t.equal(burst.length, 1, "one event for the whole burst");
   t.same(burst[0]!.quotes.map((q) => [q.sym, q.seq]), [["CONF", last]], "holding only the last quote");
+});
+
+t.test("quotes - connections with the same symbols share each frame: built once, written to each", async (t) => {
+  const paths = ["/quotes?symbols=SHR1,SHR2", "/quotes?symbols=SHR2,SHR1", "/quotes?symbols=SHR1,SHR2", "/quotes?symbols=SHR1"];
+  const clients = paths.map((p) => RawSseClient.open(qc.port, p));
+  t.teardown(() => clients.forEach((c) => c.close()));
+  for (const c of clients) await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
+  const before = await qc.metrics();
+  pub.quote("SHR1");
+  await pub.flush();
+  for (const c of clients) await c.waitFor(() => c.quotes().length >= 1, 5000, "the quote");
+  const after = await qc.metrics();
+  const delta = (name: string) => metricValue(after, name) - metricValue(before, name);
+  t.equal(delta("quotecast_frames_sent_total"), 4, "four frames written");
+  t.equal(delta("quotecast_frames_built_total"), 2, "two built: one for the three SHR1,SHR2 connections, one for SHR1 alone");
+  t.same(clients[0]!.quotes()[0]!.quotes, clients[1]!.quotes()[0]!.quotes, "the same quotes");
 });
 
 t.test("quotes - events never come more often than the flush window", async (t) => {

@@ -42,6 +42,7 @@ export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   new Gauge({ name: "quotecast_nats_connected", help: "1 while connected to NATS", registers: [registry], collect() { this.set(src.natsConnected() ? 1 : 0); } });
   total("quotecast_quotes_received_total", "Feed messages received from NATS (valid or not)", src.quotesReceived);
   total("quotecast_frames_sent_total", "SSE events written (snapshots and quotes events)", () => src.stream.framesSent);
+  total("quotecast_frames_built_total", "Distinct quotes events assembled: frames sent over this is how many connections share each", () => src.stream.framesBuilt);
   total("quotecast_bytes_sent_total", "SSE bytes written, heartbeats included", () => src.stream.bytesSent);
   total("quotecast_heartbeats_sent_total", "Heartbeat comments written", () => src.stream.heartbeatsSent);
   total("quotecast_slow_consumer_disconnects_total", "Connections closed for staying congested too long", () => src.stream.slowConsumerDisconnects);
