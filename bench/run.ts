@@ -98,6 +98,7 @@ async function main(): Promise<number> {
     warmupSec: quick ? 1 : 3,
     soakSec: one(values["soak-seconds"], quick ? 10 : 40, "soak-seconds"),
     idleConnections: quick ? 1000 : 10_000,
+    idleSettleSec: quick ? 5 : 30,
     eventConnections: quick ? 500 : 5000,
     capacityRate: one(values["capacity-rate"], 2000, "capacity-rate"),
     capacityFlushMs: one(values["capacity-flush"], 50, "capacity-flush"),

@@ -249,3 +249,38 @@ t.test("fanout - removing the last member forgets the group", async (t) => {
   fanout.tick(100);
   t.equal(sink.chunks.length, 1, "nothing written after removal");
 });
+
+t.test("fanout - a snapshot lists the symbols in the order asked, without those never quoted", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  quote("AAPL", 1);
+  quote("MSFT", 1);
+  quote("GOOG", 1);
+  const sink = new MemorySink();
+  fanout.open(["GOOG", "NOPE", "AAPL"], 50, undefined, sink, 0);
+  t.same(sink.events[0]!.data.map((q) => q.sym), ["GOOG", "AAPL"]);
+  const none = new MemorySink();
+  fanout.open(["NOPE"], 50, undefined, none, 0);
+  t.same(none.events[0]!.data, [], "none known: an empty snapshot");
+});
+
+t.test("fanout - a resumed snapshot holds the quotes strictly newer than the id", async (t) => {
+  const values = new LastValues();
+  const fanout = new Fanout(values, opts);
+  fanout.markLoaded(EPOCH, 0);
+  const apply = (sym: string, n: number, streamSeq: number) => fanout.onQuote(values.apply(sym, JSON.stringify({ sym, seq: n }), streamSeq, 0)!);
+  apply("AAPL", 1, 10);
+  apply("MSFT", 1, 20);
+  apply("GOOG", 1, 30);
+  apply("AAPL", 2, 40);
+  const resumed = (after: number) => {
+    const sink = new MemorySink();
+    fanout.open(["AAPL", "MSFT", "GOOG"], 50, formatEventId(EPOCH, after), sink, 0);
+    return sink.events[0]!.data.map((q) => `${q.sym}${q.seq}`);
+  };
+  t.same(resumed(0), ["AAPL2", "MSFT1", "GOOG1"], "after 0: everything");
+  t.same(resumed(20), ["AAPL2", "GOOG1"], "strictly after 20: MSFT at 20 is not newer");
+  t.same(resumed(30), ["AAPL2"]);
+  t.same(resumed(40), [], "up to date");
+  t.same(resumed(1000), [], "an id from further on (another worker read further)");
+});

@@ -48,28 +48,3 @@ t.test("last-values - highWater is the highest stream seq seen, incl. advanceTo"
   t.equal(lv.highWater, 9, "an ignored old quote does not lower it");
   t.equal(lv.size, 3, "advanceTo stores nothing");
 });
-
-t.test("last-values - collect(symbols, null) in requested order, skipping unknown", async (t) => {
-  const lv = new LastValues();
-  lv.apply("AAPL", q("AAPL", 1), 1, 1);
-  lv.apply("MSFT", q("MSFT", 1), 2, 1);
-  lv.apply("GOOG", q("GOOG", 1), 3, 1);
-  t.same(lv.collect(["GOOG", "NOPE", "AAPL"], null), [q("GOOG", 1), q("AAPL", 1)]);
-  t.same(lv.collect(["MSFT", "AAPL", "GOOG"], null), [q("MSFT", 1), q("AAPL", 1), q("GOOG", 1)]);
-  t.same(lv.collect(["NOPE"], null), [], "none known");
-  t.same(lv.collect([], null), []);
-});
-
-t.test("last-values - collect with afterSeq returns only quotes newer than it", async (t) => {
-  const lv = new LastValues();
-  lv.apply("AAPL", q("AAPL", 1), 10, 1);
-  lv.apply("MSFT", q("MSFT", 1), 20, 1);
-  lv.apply("GOOG", q("GOOG", 1), 30, 1);
-  lv.apply("AAPL", q("AAPL", 2), 40, 2);
-  const all = ["AAPL", "MSFT", "GOOG"];
-  t.same(lv.collect(all, 0), [q("AAPL", 2), q("MSFT", 1), q("GOOG", 1)], "after 0: everything");
-  t.same(lv.collect(all, 20), [q("AAPL", 2), q("GOOG", 1)], "strictly after 20: MSFT at 20 is not newer");
-  t.same(lv.collect(all, 30), [q("AAPL", 2)]);
-  t.same(lv.collect(all, 40), [], "up to date");
-  t.same(lv.collect(all, 1000), [], "id from the future");
-});

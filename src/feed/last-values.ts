@@ -81,14 +81,4 @@ export class LastValues {
   advanceTo(streamSeq: number): void {
     if (streamSeq > this.#highWater) this.#highWater = streamSeq;
   }
-
-  /** Latest quotes of `symbols` (in that order), only those newer than `afterSeq` when given. */
-  collect(symbols: readonly string[], afterSeq: number | null): string[] {
-    const out: string[] = [];
-    for (const sym of symbols) {
-      const v = this.#values.get(sym);
-      if (v !== undefined && (afterSeq === null || v.streamSeq > afterSeq)) out.push(v.json);
-    }
-    return out;
-  }
 }

@@ -182,7 +182,7 @@ export class Fanout {
       if (slot === undefined) this.#slots.set(sym, (slot = new SymbolSlot(sym, this.#values.get(sym))));
       return slot;
     });
-    group = new SubscriptionGroup(key, symbols, intervalMs, slots, this.#tickNo - 1);
+    group = new SubscriptionGroup(key, intervalMs, slots, this.#tickNo - 1);
     this.#groups.set(key, group);
     for (const slot of slots) slot.groups.add(group);
     return group;
@@ -199,7 +199,11 @@ export class Fanout {
 
   #sendSnapshot(conn: Connection, now: number): void {
     const after = resumeAfter(conn.resumeId, this.#epoch!);
-    const quotes = this.#values.collect(conn.group.symbols, after);
+    const quotes: string[] = [];
+    for (const slot of conn.group.slots) {
+      const v = slot.value;
+      if (v !== undefined && (after === null || v.streamSeq > after)) quotes.push(v.json);
+    }
     // A resume id from a worker that had read further than this one keeps its place, so that
     // ids a client sees never go backwards.
     const seq = Math.max(after ?? 0, this.#values.position);

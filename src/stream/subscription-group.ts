@@ -15,9 +15,8 @@ export class SubscriptionGroup {
 
   constructor(
     readonly key: string,
-    readonly symbols: readonly string[],
     readonly intervalMs: number,
-    /** The symbols' slots, in the order of `symbols`. */
+    /** Its symbols' slots, in the order the first subscriber gave them. */
     readonly slots: readonly SymbolSlot[],
     sentTick: number,
   ) {
