@@ -91,7 +91,7 @@ async function main(): Promise<number> {
     };
     log(`profile ${tool}: quotecast, ${spec.connections} connections, feed ${spec.rate}/s, flush ${spec.flushMs} ms → ${dir}`);
     const f = await runOne(spec, log);
-    log(`  ${f.framesPerSec} frames/s, p99 ${f.p99Ms} ms, server CPU ${f.serverCpuPct}%`);
+    log(`  ${f.framesPerSec} frames/s, p99 ${f.p99Ms} ms, server CPU ${f.serverCpuPct}%${f.tickMeanMs === undefined ? "" : `, ticks ${f.tickMeanMs} ms mean, ${f.ticksOverFlushPct}% longer than the window`}`);
     if (tool === "cpu-prof") {
       // The worker did the work: its profile is the biggest file.
       const files = readdirSync(dir).filter((x) => x.endsWith(".cpuprofile")).map((x) => `${dir}/${x}`).sort((a, b) => statSync(b).size - statSync(a).size);

@@ -145,8 +145,8 @@ export function writeSummary(invocation: string, verdicts: readonly TargetVerdic
       "![p99 vs connections](results/p99-vs-connections.svg)",
       "",
       table(
-        ["server", "conns", "feed/s", "flush ms", "open", "frames/s", "quotes/frame", "MB/s", "p50 ms", "p99 ms", "max ms", "finals", "server CPU %", "server RSS MB", "loadgen CPU %", "load1"],
-        sortRuns(matrix).map((r) => [label(r), n(r.params.connections), n(r.params.rate), n(r.params.flushMs), n(r.figures.open), n(r.figures.framesPerSec), n(r.figures.quotesPerFrame, 1), n(r.figures.clientMBps, 1), n(r.figures.p50Ms), n(r.figures.p99Ms), n(r.figures.maxMs), fin(r.figures), n(r.figures.serverCpuPct), n(r.figures.serverRssMB), n(r.figures.loadgenCpuPct), n(r.figures.load1, 2)]),
+        ["server", "conns", "feed/s", "flush ms", "open", "frames/s", "quotes/frame", "MB/s", "p50 ms", "p99 ms", "max ms", "finals", "server CPU %", "tick ms", "server RSS MB", "loadgen CPU %", "NATS CPU %", "load1"],
+        sortRuns(matrix).map((r) => [label(r), n(r.params.connections), n(r.params.rate), n(r.params.flushMs), n(r.figures.open), n(r.figures.framesPerSec), n(r.figures.quotesPerFrame, 1), n(r.figures.clientMBps, 1), n(r.figures.p50Ms), n(r.figures.p99Ms), n(r.figures.maxMs), fin(r.figures), n(r.figures.serverCpuPct), n(r.figures.tickMeanMs, 1), n(r.figures.serverRssMB), n(r.figures.loadgenCpuPct), n(r.figures.natsCpuPct), n(r.figures.load1, 2)]),
       ),
       "",
     );

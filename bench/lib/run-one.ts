@@ -160,6 +160,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     }
 
     const base = await lg.mark();
+    const ticks0 = await server.ticks(spec.flushMs / 1000);
     const s0 = server.usage();
     const p0 = pub ? treeUsage(pub.pid).cpuSec : 0;
     const n0 = nats ? treeUsage(nats.pid!).cpuSec : 0;
@@ -184,6 +185,13 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     f.serverRssMB = round(s1.rssBytes / MB, 1);
     const heap = await server.heapUsed();
     if (heap !== undefined) f.serverHeapMB = round(heap / MB, 1);
+    const ticks1 = await server.ticks(spec.flushMs / 1000);
+    if (ticks0 !== undefined && ticks1 !== undefined && ticks1.count > ticks0.count) {
+      // How long quotecast's flush ticks took: beside p99, it says whether the worker kept up.
+      const n = ticks1.count - ticks0.count;
+      f.tickMeanMs = round((1000 * (ticks1.sec - ticks0.sec)) / n, 1);
+      f.ticksOverFlushPct = round((100 * (ticks1.over - ticks0.over)) / n, 1);
+    }
     f.loadgenCpuPct = pct(end.cpuSec - base.cpuSec);
     f.publisherCpuPct = pub ? pct(treeUsage(pub.pid).cpuSec - p0) : 0;
     f.natsCpuPct = nats ? pct(treeUsage(nats.pid!).cpuSec - n0) : 0;

@@ -35,6 +35,8 @@ export interface BenchServer {
   usage(): { cpuSec: number; rssBytes: number };
   /** V8 heap used, bytes, where the server exposes it (quotecast's metrics). */
   heapUsed(): Promise<number | undefined>;
+  /** quotecast: flush ticks so far, their total seconds, and how many took longer than `overSec` (a histogram bound). */
+  ticks(overSec: number): Promise<{ count: number; sec: number; over: number } | undefined>;
   stop(): Promise<void>;
 }
 
@@ -104,6 +106,14 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
       if (kind !== "quotecast" || o.standalone) return undefined;
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       return metric(text, "quotecast_nodejs_heap_size_used_bytes");
+    },
+    async ticks(overSec) {
+      if (kind !== "quotecast" || o.standalone) return undefined;
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const count = metric(text, "quotecast_flush_duration_seconds_count");
+      const bucket = `quotecast_flush_duration_seconds_bucket{le="${overSec}"}`;
+      const over = text.includes(bucket) ? count - metric(text, bucket) : Number.NaN;
+      return { count, sec: metric(text, "quotecast_flush_duration_seconds_sum"), over };
     },
     stop: () => proc.stop(o.stopGraceMs, o.wrap !== undefined),
   };
