@@ -3,8 +3,8 @@
 // appends one JSON line per run to bench/results/runs.jsonl and regenerates bench/RESULTS.md
 // and bench/results/p99-vs-connections.svg. Never part of `npm test`.
 //
-//   node build/bench/bench/run.js [matrix] [idle] [slow] [storm] [soak] [capacity]
-//     (default: matrix idle slow storm soak; capacity takes long and runs only when named)
+//   node build/bench/bench/run.js [matrix] [alloc] [idle] [slow] [storm] [soak] [capacity]
+//     (default: all but capacity, which takes long and runs only when named)
 //     --quick              smoke run: small counts, short windows (about 3 minutes)
 //     --servers L          comma list of quotecast,ceiling,naive,nchan,node-coalescing
 //                          (default: all but node-coalescing; nchan only when installed)

@@ -1,14 +1,15 @@
 // The scenarios of `npm run bench`, each a list of runs (bench/lib/run-one.ts), and the
 // targets of issue 4 judged from their figures.
 
+import { measureAllocation } from "./alloc.js";
 import { CAPACITY_STEPS, held, runCapacity } from "./capacity.js";
 import type { RunLine, TargetVerdict } from "./lib/results.js";
 import { runOne, type Figures, type RunSpec } from "./lib/run-one.js";
 import type { ServerKind } from "./lib/servers.js";
 
-export const SCENARIOS = ["matrix", "idle", "slow", "storm", "soak", "capacity"] as const;
+export const SCENARIOS = ["matrix", "alloc", "idle", "slow", "storm", "soak", "capacity"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-export const DEFAULT_SCENARIOS: Scenario[] = ["matrix", "idle", "slow", "storm", "soak"];
+export const DEFAULT_SCENARIOS: Scenario[] = ["matrix", "alloc", "idle", "slow", "storm", "soak"];
 
 export interface SuiteOptions {
   readonly servers: readonly ServerKind[];
@@ -77,6 +78,20 @@ export async function runScenario(s: Scenario, o: SuiteOptions, record: Record, 
         if (has(server)) await attempt({ ...b, scenario: "matrix", server, connections: Math.max(...o.connections), rate: 2000, flushMs: 250 }, record, log);
       }
       return;
+    case "alloc": {
+      // In-process, no sockets: the fan-out core at the matrix's load under the sampling heap
+      // profiler, at two connection counts: what grows with them is what a frame allocates.
+      const at = async (connections: number) => measureAllocation({ connections, rate: b.rate, flushMs: b.flushMs, universe: b.universe, perConnection: b.perConnection, ticks: 200 });
+      log(`  alloc quotecast: fan-out core in process, 1000 then 5000 connections, feed ${b.rate}/s, flush ${b.flushMs} ms, 200 ticks each`);
+      const small = await at(1000);
+      const f = await at(5000);
+      const perTick = (x: Figures) => (x.framesWritten as number) / 200;
+      f.allocPerExtraFrameBytes = Math.round((100 * ((f.allocPerTickBytes as number) - (small.allocPerTickBytes as number))) / (perTick(f) - perTick(small))) / 100;
+      f.allocPerTickBytesAt1000 = small.allocPerTickBytes as number;
+      log(`    ${f.framesWritten} frames at 5000: ${f.allocPerFrameBytes} B allocated per frame inside tick (${f.allocPerTickBytes} B per tick, ${f.allocPerTickBytesAt1000} B at 1000 connections: ${f.allocPerExtraFrameBytes} B per extra frame; ${f.allocTopInTick}); the feed ${f.allocPerQuoteBytes} B per quote`);
+      record({ ...b, scenario: "alloc", server: "quotecast", connections: 5000 }, f);
+      return;
+    }
     case "idle":
       for (const server of o.servers) await attempt({ ...b, scenario: "idle", server, connections: o.idleConnections, rate: 0, extra: "idle", idleSettleSec: o.idleSettleSec }, record, log);
       return;
@@ -155,6 +170,16 @@ export function judge(runs: RunLine[]): TargetVerdict[] {
     target: "every symbol's final value delivered to every connection (quotecast runs)",
     met: checked.some((r) => r.server === "quotecast") ? qBad.length === 0 : null,
     figures: `quotecast: ${checked.filter((r) => r.server === "quotecast").length - qBad.length}/${checked.filter((r) => r.server === "quotecast").length} runs complete; peers: ${bad.filter((r) => r.server !== "quotecast").map((r) => `${r.server} ${r.scenario} ${r.params.connections}: ${r.figures.finalsCurrent}/${r.figures.finalsTotal}`).join(", ") || "all complete"}`,
+  });
+  const alloc = runs.find((r) => r.scenario === "alloc");
+  out.push({
+    // Per tick the fan-out makes the event id and its bytes, whatever the connections; anything
+    // per frame would add tens of bytes per extra frame (the smallest JS object is 12–16 bytes).
+    target: "nothing allocated per connection per frame in the hot path (beyond the write)",
+    met: alloc ? fig(alloc, "allocPerExtraFrameBytes") < 1 : null,
+    figures: alloc
+      ? `${fig(alloc, "allocPerExtraFrameBytes")} B per extra frame (per tick ${fig(alloc, "allocPerTickBytesAt1000")} B with 1,000 connections, ${fig(alloc, "allocPerTickBytes")} B with 5,000, each with a frame of its own; ${alloc.figures.allocTopInTick})`
+      : "run missing",
   });
   const idle = runs.find((r) => r.scenario === "idle" && r.server === "quotecast");
   const idleC = runs.find((r) => r.scenario === "idle" && r.server === "ceiling");

@@ -284,3 +284,24 @@ t.test("fanout - a resumed snapshot holds the quotes strictly newer than the id"
   t.same(resumed(40), [], "up to date");
   t.same(resumed(1000), [], "an id from further on (another worker read further)");
 });
+
+t.test("fanout - a member that leaves while its frame is written skips no other member", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const sinks = Array.from({ length: 5 }, () => new MemorySink());
+  const conns = sinks.map((s) => fanout.open(["AAPL"], 50, undefined, s, 0));
+  // The third member's socket goes away during its write (as a synchronous abort would do).
+  const leaving = sinks[2]!;
+  const write = leaving.write.bind(leaving);
+  leaving.write = (chunk) => {
+    fanout.remove(conns[2]!);
+    return write(chunk);
+  };
+  quote("AAPL", 1);
+  fanout.tick(100);
+  t.same(sinks.map((s) => s.events.length), [2, 2, 2, 2, 2], "every member got the frame once");
+  quote("AAPL", 2);
+  fanout.tick(200);
+  t.same(sinks.map((s) => s.events.length), [3, 3, 2, 3, 3], "then the others only");
+  t.same(sinks[4]!.events.at(-1)!.data.map((q) => q.seq), [2]);
+});

@@ -39,6 +39,8 @@ export class Connection {
    * quotes the snapshot already carried, which are not sent twice.
    */
   snapshotSeq = -1;
+  /** Its place in its group's members. */
+  memberIndex = -1;
 
   constructor(
     readonly group: SubscriptionGroup,

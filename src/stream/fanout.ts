@@ -39,9 +39,16 @@ export class Fanout {
   readonly #connections = new Set<Connection>();
   /** The number of the next tick: changes arriving now go out in it. */
   #tickNo = 1;
-  /** Slots changed since the last tick, each listed once. */
+  /**
+   * Slots changed since the last tick, each listed once: the first `#changedCount` entries.
+   * This list and the dirty groups keep their storage between ticks (a count, never a shorter
+   * `length`, which would hand the storage back and make the next tick allocate it again).
+   */
   readonly #changed: SymbolSlot[] = [];
-  readonly #dirtyGroups = new Set<SubscriptionGroup>();
+  #changedCount = 0;
+  /** Groups with a change not yet sent, each listed once (its `dirty` flag): the first `#dirtyCount`. */
+  readonly #dirtyGroups: (SubscriptionGroup | null)[] = [];
+  #dirtyCount = 0;
   /** Connections behind their group's shared frames, owed a frame of their own. */
   readonly #owed = new Set<Connection>();
   readonly #congested = new Set<Connection>();
@@ -88,7 +95,7 @@ export class Fanout {
   open(symbols: readonly string[], intervalMs: number, resumeId: string | undefined, sink: Sink, now: number): Connection {
     const group = this.#groupFor(symbols, intervalMs);
     const conn = new Connection(group, sink, resumeId, now);
-    group.members.add(conn);
+    group.add(conn);
     this.#connections.add(conn);
     if (this.#epoch === null) this.#parked.add(conn);
     else this.#sendSnapshot(conn, now);
@@ -104,10 +111,10 @@ export class Fanout {
     this.#owed.delete(conn);
     this.#congested.delete(conn);
     const group = conn.group;
-    group.members.delete(conn);
-    if (group.members.size === 0) {
+    group.delete(conn);
+    if (group.members.length === 0) {
+      // Left in the dirty list, if it is there: tick drops groups without members.
       this.#groups.delete(group.key);
-      this.#dirtyGroups.delete(group);
       for (const slot of group.slots) {
         slot.groups.delete(group);
         if (slot.groups.size === 0) this.#slots.delete(slot.sym);
@@ -122,7 +129,7 @@ export class Fanout {
     slot.value = value;
     if (slot.changedTick === this.#tickNo) return;
     slot.changedTick = this.#tickNo;
-    this.#changed.push(slot);
+    this.#changed[this.#changedCount++] = slot;
   }
 
   /** The socket drained what it held: it may be written again (from the next tick on). */
@@ -138,16 +145,26 @@ export class Fanout {
     const tick = this.#tickNo++;
     if (this.#parked.size > 0 && this.#epoch !== null) this.#sendParkedSnapshots(now);
     this.#markDirty();
-    if (this.#dirtyGroups.size > 0 || this.#owed.size > 0) {
+    const dirty = this.#dirtyGroups;
+    const count = this.#dirtyCount;
+    if (count > 0 || this.#owed.size > 0) {
       // The event id and its bytes, once per tick for every frame of the tick.
       const head = quotesHead(this.currentId());
       const wallNow = Date.now();
-      for (const group of this.#dirtyGroups) {
-        if (now - group.lastFlushAt < group.intervalMs) continue;
-        this.#flushGroup(group, tick, head, now, wallNow);
+      // Groups not due yet (inside their interval) stay listed; groups left empty are dropped.
+      let kept = 0;
+      for (let i = 0; i < count; i++) {
+        const group = dirty[i]!;
+        dirty[i] = null;
+        if (group.members.length === 0) continue;
+        if (now - group.lastFlushAt < group.intervalMs) {
+          dirty[kept++] = group;
+          continue;
+        }
         group.dirty = false;
-        this.#dirtyGroups.delete(group);
+        this.#flushGroup(group, tick, head, now, wallNow);
       }
+      this.#dirtyCount = kept;
       for (const conn of this.#owed) {
         if (conn.congested || now - conn.lastEventAt < conn.group.intervalMs) continue;
         this.#flushOwed(conn, tick, head, now, wallNow);
@@ -218,15 +235,15 @@ export class Fanout {
   /** Per changed symbol per group holding it: keep this loop to a flag test. */
   #markDirty(): void {
     const changed = this.#changed;
-    if (changed.length === 0) return;
-    for (let i = 0; i < changed.length; i++) {
+    const count = this.#changedCount;
+    for (let i = 0; i < count; i++) {
       for (const group of changed[i]!.groups) {
         if (group.dirty) continue;
         group.dirty = true;
-        this.#dirtyGroups.add(group);
+        this.#dirtyGroups[this.#dirtyCount++] = group;
       }
     }
-    changed.length = 0;
+    this.#changedCount = 0;
   }
 
   #flushGroup(group: SubscriptionGroup, tick: number, head: Uint8Array, now: number, wallNow: number): void {
@@ -234,7 +251,10 @@ export class Fanout {
     group.sentTick = tick;
     group.lastFlushAt = now;
     let frame: Buffer | null | undefined;
-    for (const conn of group.members) {
+    // Backwards: a member that leaves during its write (swapped with the last) skips no one.
+    const members = group.members;
+    for (let i = members.length - 1; i >= 0; i--) {
+      const conn = members[i]!;
       if (conn.state !== "live") continue;
       if (conn.congested || conn.sentTick !== from || now - conn.lastEventAt < group.intervalMs) {
         this.#owed.add(conn);

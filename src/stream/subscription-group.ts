@@ -6,7 +6,12 @@ import type { SymbolSlot } from "./symbol-slot.js";
  * bytes: the group builds each frame once and every in-step member gets that one buffer.
  */
 export class SubscriptionGroup {
-  readonly members = new Set<Connection>();
+  /**
+   * An array, not a Set: iterating a Set makes an iterator per loop, and the fan-out walks every
+   * group's members every tick (a frame per connection when no two share symbols). Each member
+   * knows its index, so leaving is a swap with the last.
+   */
+  readonly members: Connection[] = [];
   /** Listed among the fan-out's dirty groups: a symbol of it changed since its last frame. */
   dirty = false;
   /** Every change of its symbols stamped at or before this tick went out in its shared frames. */
@@ -21,6 +26,21 @@ export class SubscriptionGroup {
     sentTick: number,
   ) {
     this.sentTick = sentTick;
+  }
+
+  add(conn: Connection): void {
+    conn.memberIndex = this.members.push(conn) - 1;
+  }
+
+  delete(conn: Connection): void {
+    const i = conn.memberIndex;
+    if (i < 0 || this.members[i] !== conn) return;
+    const last = this.members.pop()!;
+    if (last !== conn) {
+      this.members[i] = last;
+      last.memberIndex = i;
+    }
+    conn.memberIndex = -1;
   }
 
   /** Same symbols (in any order) and same interval give the same key. */
