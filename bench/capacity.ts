@@ -1,7 +1,9 @@
 // Scenario "capacity": per server, the most connections at which p99 publish→receive stays
 // within flush-ms + 100 ms at a given feed rate. Connections rise step by step; a step fails
 // when p99 goes over the limit, connections fail to open or get dropped, or the final values
-// do not all arrive. The last step that passed is the capacity.
+// do not all arrive. Then the gap between the last step that passed and the one that failed is
+// halved (to multiples of 250) until it is at most `resolution` connections: the most that
+// passed is the capacity.
 
 import type { ServerKind } from "./lib/servers.js";
 import { runOne, type Figures, type RunSpec } from "./lib/run-one.js";
@@ -11,6 +13,8 @@ export const CAPACITY_STEPS = [500, 1000, 2000, 3000, 4000, 5000, 7500, 10_000, 
 export interface CapacityOptions {
   readonly servers: readonly ServerKind[];
   readonly steps: readonly number[];
+  /** Bisection stops once the held and failed counts are this close (default 500). */
+  readonly resolution?: number;
   readonly base: Omit<RunSpec, "server" | "connections" | "scenario">;
 }
 
@@ -25,23 +29,44 @@ export async function runCapacity(
   log: (s: string) => void,
 ): Promise<Map<ServerKind, number>> {
   const best = new Map<ServerKind, number>();
-  for (const server of o.servers) {
-    best.set(server, 0);
-    for (const connections of o.steps) {
-      const spec: RunSpec = { ...o.base, scenario: "capacity", server, connections };
-      log(`  capacity ${server} ${connections} connections, feed ${spec.rate}/s, flush ${spec.flushMs} ms`);
-      let f: Figures;
-      try {
-        f = await runOne(spec, log);
-      } catch (err) {
-        f = { error: (err as Error).message.split("\n")[0]! };
-      }
-      f.held = held(f, spec.flushMs, connections);
-      record(spec, f);
-      log(`    p99 ${f.p99Ms} ms, ${f.framesPerSec} frames/s: ${f.held ? "held" : "not held"}`);
-      if (!f.held) break;
-      best.set(server, connections);
+  const step = async (server: ServerKind, connections: number): Promise<boolean> => {
+    const spec: RunSpec = { ...o.base, scenario: "capacity", server, connections };
+    log(`  capacity ${server} ${connections} connections, feed ${spec.rate}/s, flush ${spec.flushMs} ms`);
+    let f: Figures;
+    try {
+      f = await runOne(spec, log);
+    } catch (err) {
+      f = { error: (err as Error).message.split("\n")[0]! };
     }
+    f.held = held(f, spec.flushMs, connections);
+    record(spec, f);
+    log(`    p99 ${f.p99Ms} ms, ${f.framesPerSec} frames/s: ${f.held ? "held" : "not held"}`);
+    return f.held;
+  };
+  for (const server of o.servers) {
+    let good = 0;
+    let bad: number | undefined;
+    for (const connections of o.steps) {
+      if (!(await step(server, connections))) {
+        bad = connections;
+        break;
+      }
+      good = connections;
+    }
+    while (good > 0 && bad !== undefined) {
+      const mid = nextProbe(good, bad, o.resolution ?? 500);
+      if (mid === undefined) break;
+      if (await step(server, mid)) good = mid;
+      else bad = mid;
+    }
+    best.set(server, good);
   }
   return best;
+}
+
+/** The count to try between one that held and one that failed, or none once they are close enough. */
+export function nextProbe(good: number, bad: number, resolution: number): number | undefined {
+  if (bad - good <= resolution) return undefined;
+  const mid = Math.round((good + bad) / 2 / 250) * 250;
+  return mid > good && mid < bad ? mid : undefined;
 }

@@ -104,8 +104,17 @@ export function chartSvg(runs: RunLine[], rate: number, flushMs: number): string
  * lines of the latest invocation that did are shown with it, marked with their own date.
  */
 export function invocationRuns(invocation: string): RunLine[] {
-  const all = readRuns();
+  return selectInvocation(readRuns(), invocation);
+}
+
+/** The lines of one invocation, with the capacity lines or the other scenarios' of the latest invocation that ran them when it did not. */
+export function selectInvocation(all: readonly RunLine[], invocation: string): RunLine[] {
   const runs = all.filter((r) => r.invocation === invocation);
+  if (runs.length > 0 && runs.every((r) => r.scenario === "capacity")) {
+    // A capacity-only invocation is shown beside the latest one that ran the other scenarios.
+    const other = all.filter((r) => r.scenario !== "capacity").at(-1);
+    return other === undefined ? runs : [...all.filter((r) => r.invocation === other.invocation && r.scenario !== "capacity"), ...runs];
+  }
   if (runs.some((r) => r.scenario === "capacity")) return runs;
   const lastCap = all.filter((r) => r.scenario === "capacity").at(-1);
   return lastCap === undefined ? runs : [...runs, ...all.filter((r) => r.scenario === "capacity" && r.invocation === lastCap.invocation)];
@@ -126,7 +135,7 @@ export function writeSummary(invocation: string, verdicts: readonly TargetVerdic
     "",
     `- date: ${m.date}; command: \`${runs[0]!.command}\``,
     `- machine: nproc ${m.nproc}, ${m.cpu}, Linux ${m.kernel}; node ${m.node}; ${m.natsServer}`,
-    `- quotecast commit ${m.commit}; load average (1 min) during runs ${n(Math.min(...loads), 2)}–${n(Math.max(...loads), 2)} (other engineers were running tests on the same machine)`,
+    `- quotecast commit ${m.commit}; load average (1 min) at the end of each run ${n(Math.min(...loads), 2)}–${n(Math.max(...loads), 2)} (the load generator, NATS and the publisher count in it)`,
     "- quotecast runs `serve --workers 1` (one process, like the ceiling, the naive server and nchan's one nginx worker) unless marked quotecast-w2.",
     "",
     "## Targets",

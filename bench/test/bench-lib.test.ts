@@ -3,10 +3,10 @@
 // subscriptions every server gets, and the chart.
 
 import t from "tap";
-import { held } from "../capacity.js";
+import { held, nextProbe } from "../capacity.js";
 import { LatencyHistogram } from "../loadgen/histogram.js";
 import { quote } from "../loadgen/quote.js";
-import { chartSvg, type RunLine } from "../lib/results.js";
+import { chartSvg, selectInvocation, type RunLine } from "../lib/results.js";
 import { quotesPerFrame, subscriptionPaths } from "../lib/run-one.js";
 
 t.test("bench histogram - quantiles over 1 ms buckets, merged across processes", async (t) => {
@@ -68,4 +68,24 @@ t.test("bench chart - one polyline per server, log scale, limit line", async (t)
   t.match(svg, /flush\+100 ms/);
   t.match(svg, />quotecast</);
   t.match(svg, />naive</);
+});
+
+t.test("bench results - an invocation is shown with the latest capacity run, and a capacity run with the latest of the rest", async (t) => {
+  const line = (invocation: string, scenario: string) => ({ invocation, scenario }) as unknown as RunLine;
+  const all = [line("a", "matrix"), line("a", "idle"), line("b", "capacity"), line("c", "matrix"), line("d", "capacity"), line("d", "capacity")];
+  const shape = (rs: RunLine[]) => rs.map((r) => `${r.invocation}:${r.scenario}`);
+  t.same(shape(selectInvocation(all, "c")), ["c:matrix", "d:capacity", "d:capacity"], "full run + the latest capacity run");
+  t.same(shape(selectInvocation(all, "d")), ["c:matrix", "d:capacity", "d:capacity"], "capacity run + the latest full run");
+  t.same(shape(selectInvocation(all, "b")), ["c:matrix", "b:capacity"], "an older capacity run goes with the latest full run");
+  t.same(shape(selectInvocation([line("x", "capacity")], "x")), ["x:capacity"], "alone when there is nothing else");
+});
+
+t.test("bench capacity - between the last step held and the first failed, halves to multiples of 250", async (t) => {
+  t.equal(nextProbe(5000, 7500, 500), 6250);
+  t.equal(nextProbe(6250, 7500, 500), 7000, "6875 rounds to 7000");
+  t.equal(nextProbe(6250, 7000, 500), 6750);
+  t.equal(nextProbe(6750, 7000, 500), undefined, "close enough");
+  t.equal(nextProbe(2000, 3000, 500), 2500);
+  t.equal(nextProbe(2000, 2500, 500), undefined);
+  t.equal(nextProbe(500, 600, 50), undefined, "no multiple of 250 strictly between");
 });
