@@ -305,3 +305,35 @@ t.test("fanout - a member that leaves while its frame is written skips no other 
   t.same(sinks.map((s) => s.events.length), [3, 3, 2, 3, 3], "then the others only");
   t.same(sinks[4]!.events.at(-1)!.data.map((q) => q.seq), [2]);
 });
+
+t.test("fanout - groups are flushed in the order they were made, also after many have gone", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const written: number[] = [];
+  const conns = Array.from({ length: 300 }, (_, i) => {
+    const sink = new MemorySink();
+    const write = sink.write.bind(sink);
+    sink.write = (chunk) => {
+      if (typeof chunk !== "string" && Buffer.from(chunk).toString().includes("event: quotes")) written.push(i);
+      return write(chunk);
+    };
+    // Each its own group: the shared symbol plus one of its own.
+    return fanout.open(["AAPL", `S${i}`], 50, undefined, sink, 0);
+  });
+  const ticks = [100, 200];
+  for (const now of ticks) {
+    // Symbols change in a different order each tick; the flush order does not follow them.
+    for (let i = 299; i >= 0; i -= now / 100) quote(`S${i}`, now);
+    quote("AAPL", now);
+    written.length = 0;
+    fanout.tick(now);
+    t.same(written, [...written].sort((a, b) => a - b), `tick at ${now}: creation order`);
+    t.equal(written.length, 300);
+  }
+  for (let i = 0; i < 300; i++) if (i % 3 !== 0) fanout.remove(conns[i]!);
+  t.equal(fanout.groupCount, 100, "two thirds gone (the order is compacted)");
+  quote("AAPL", 999);
+  written.length = 0;
+  fanout.tick(300);
+  t.same(written, Array.from({ length: 100 }, (_, k) => 3 * k), "the rest, each once, still in creation order");
+});

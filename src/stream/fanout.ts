@@ -40,15 +40,23 @@ export class Fanout {
   /** The number of the next tick: changes arriving now go out in it. */
   #tickNo = 1;
   /**
-   * Slots changed since the last tick, each listed once: the first `#changedCount` entries.
-   * This list and the dirty groups keep their storage between ticks (a count, never a shorter
-   * `length`, which would hand the storage back and make the next tick allocate it again).
+   * Slots changed since the last tick, each listed once: the first `#changedCount` entries
+   * (a count, never a shorter `length`, which would hand the storage back and make the next
+   * tick allocate it again).
    */
   readonly #changed: SymbolSlot[] = [];
   #changedCount = 0;
-  /** Groups with a change not yet sent, each listed once (its `dirty` flag): the first `#dirtyCount`. */
-  readonly #dirtyGroups: (SubscriptionGroup | null)[] = [];
+  /**
+   * Every group in the order it was made (null where one was dropped, until compacted): ticks
+   * walk groups in this order. A fixed order gives each connection its write at the same point
+   * of every tick, so the time between two of its frames is one tick, not up to two as when the
+   * order followed whichever symbol changed first.
+   */
+  readonly #order: (SubscriptionGroup | null)[] = [];
+  #orderHoles = 0;
+  /** Groups with their `dirty` flag set. */
   #dirtyCount = 0;
+  #ticking = false;
   /** Connections behind their group's shared frames, owed a frame of their own. */
   readonly #owed = new Set<Connection>();
   readonly #congested = new Set<Connection>();
@@ -113,8 +121,12 @@ export class Fanout {
     const group = conn.group;
     group.delete(conn);
     if (group.members.length === 0) {
-      // Left in the dirty list, if it is there: tick drops groups without members.
       this.#groups.delete(group.key);
+      if (group.dirty) this.#dirtyCount--;
+      group.dirty = false;
+      this.#order[group.orderIndex] = null;
+      this.#orderHoles++;
+      if (!this.#ticking) this.#compactOrder();
       for (const slot of group.slots) {
         slot.groups.delete(group);
         if (slot.groups.size === 0) this.#slots.delete(slot.sym);
@@ -145,32 +157,29 @@ export class Fanout {
     const tick = this.#tickNo++;
     if (this.#parked.size > 0 && this.#epoch !== null) this.#sendParkedSnapshots(now);
     this.#markDirty();
-    const dirty = this.#dirtyGroups;
-    const count = this.#dirtyCount;
-    if (count > 0 || this.#owed.size > 0) {
+    if (this.#dirtyCount > 0 || this.#owed.size > 0) {
       // The event id and its bytes, once per tick for every frame of the tick.
       const head = quotesHead(this.currentId());
       const wallNow = Date.now();
-      // Groups not due yet (inside their interval) stay listed; groups left empty are dropped.
-      let kept = 0;
-      for (let i = 0; i < count; i++) {
-        const group = dirty[i]!;
-        dirty[i] = null;
-        if (group.members.length === 0) continue;
-        if (now - group.lastFlushAt < group.intervalMs) {
-          dirty[kept++] = group;
-          continue;
-        }
+      // A member may leave during its write: holes appear, but the walk is not compacted under it.
+      this.#ticking = true;
+      const order = this.#order;
+      for (let i = 0; i < order.length && this.#dirtyCount > 0; i++) {
+        const group = order[i] ?? null;
+        // Groups inside their interval stay dirty for a later tick.
+        if (group === null || !group.dirty || now - group.lastFlushAt < group.intervalMs) continue;
         group.dirty = false;
+        this.#dirtyCount--;
         this.#flushGroup(group, tick, head, now, wallNow);
       }
-      this.#dirtyCount = kept;
+      this.#ticking = false;
       for (const conn of this.#owed) {
         if (conn.congested || now - conn.lastEventAt < conn.group.intervalMs) continue;
         this.#flushOwed(conn, tick, head, now, wallNow);
       }
     }
     this.#closeSlowConsumers(now);
+    this.#compactOrder();
     this.counters.flushDuration.observe((performance.now() - started) / 1000);
   }
 
@@ -200,6 +209,7 @@ export class Fanout {
       return slot;
     });
     group = new SubscriptionGroup(key, intervalMs, slots, this.#tickNo - 1);
+    group.orderIndex = this.#order.push(group) - 1;
     this.#groups.set(key, group);
     for (const slot of slots) slot.groups.add(group);
     return group;
@@ -232,6 +242,21 @@ export class Fanout {
     this.#writeFrame(conn, quotesEvent("snapshot", formatEventId(this.#epoch!, seq), quotes), now);
   }
 
+  /** Close the holes in the flush order once they are many, keeping its order. */
+  #compactOrder(): void {
+    const order = this.#order;
+    if (this.#orderHoles < 64 || this.#orderHoles * 2 < order.length) return;
+    let n = 0;
+    for (let i = 0; i < order.length; i++) {
+      const group = order[i] ?? null;
+      if (group === null) continue;
+      group.orderIndex = n;
+      order[n++] = group;
+    }
+    order.length = n;
+    this.#orderHoles = 0;
+  }
+
   /** Per changed symbol per group holding it: keep this loop to a flag test. */
   #markDirty(): void {
     const changed = this.#changed;
@@ -240,7 +265,7 @@ export class Fanout {
       for (const group of changed[i]!.groups) {
         if (group.dirty) continue;
         group.dirty = true;
-        this.#dirtyGroups[this.#dirtyCount++] = group;
+        this.#dirtyCount++;
       }
     }
     this.#changedCount = 0;

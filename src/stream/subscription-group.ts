@@ -12,8 +12,10 @@ export class SubscriptionGroup {
    * knows its index, so leaving is a swap with the last.
    */
   readonly members: Connection[] = [];
-  /** Listed among the fan-out's dirty groups: a symbol of it changed since its last frame. */
+  /** A symbol of it changed since its last frame. */
   dirty = false;
+  /** Its place in the fan-out's flush order. */
+  orderIndex = -1;
   /** Every change of its symbols stamped at or before this tick went out in its shared frames. */
   sentTick: number;
   lastFlushAt = Number.NEGATIVE_INFINITY;
