@@ -126,7 +126,7 @@ async function main(): Promise<number> {
   log("\ntargets:");
   for (const v of verdicts) log(`  ${v.met === null ? "not measured" : v.met ? "MET    " : "NOT MET"}  ${v.target}: ${v.figures}`);
   if (!values["no-write"]) {
-    writeSummary(invocation, verdicts, [`Whole invocation took ${Math.round((Date.now() - t0) / 60000)} min.`]);
+    writeSummary(invocation, verdicts, [`\`${command}\` took ${Math.round((Date.now() - t0) / 60000)} min.`]);
     log(`bench: appended ${local.length} lines to bench/results/runs.jsonl; wrote bench/RESULTS.md and bench/results/p99-vs-connections.svg (${readRuns().length} lines in all)`);
   }
   return 0;
