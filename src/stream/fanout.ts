@@ -163,16 +163,19 @@ export class Fanout {
       const wallNow = Date.now();
       // A member may leave during its write: holes appear, but the walk is not compacted under it.
       this.#ticking = true;
-      const order = this.#order;
-      for (let i = 0; i < order.length && this.#dirtyCount > 0; i++) {
-        const group = order[i] ?? null;
-        // Groups inside their interval stay dirty for a later tick.
-        if (group === null || !group.dirty || now - group.lastFlushAt < group.intervalMs) continue;
-        group.dirty = false;
-        this.#dirtyCount--;
-        this.#flushGroup(group, tick, head, now, wallNow);
+      try {
+        const order = this.#order;
+        for (let i = 0; i < order.length && this.#dirtyCount > 0; i++) {
+          const group = order[i] ?? null;
+          // Groups inside their interval stay dirty for a later tick.
+          if (group === null || !group.dirty || now - group.lastFlushAt < group.intervalMs) continue;
+          group.dirty = false;
+          this.#dirtyCount--;
+          this.#flushGroup(group, tick, head, now, wallNow);
+        }
+      } finally {
+        this.#ticking = false;
       }
-      this.#ticking = false;
       for (const conn of this.#owed) {
         if (conn.congested || now - conn.lastEventAt < conn.group.intervalMs) continue;
         this.#flushOwed(conn, tick, head, now, wallNow);
