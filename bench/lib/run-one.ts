@@ -252,11 +252,24 @@ function windowFigures(a: LoadTotals, b: LoadTotals, sec: number): Figures {
   };
 }
 
-/** Soak: connections come and go for `seconds` under the feed; RSS and heap sampled every 5 s. */
+/**
+ * Soak: connections come and go for `seconds` under the feed; RSS and heap sampled every 5 s.
+ * Before and after are each the least seen over a window under the same feed (10 s before, 30 s
+ * after): a single reading lands anywhere in V8's garbage cycle.
+ */
 async function soak(server: BenchServer, lg: LoadGenerator, seconds: number, log: (s: string) => void): Promise<{ figures: Figures; samples: string }> {
   const sample = async () => ({ rss: server.usage().rssBytes / MB, heap: ((await server.heapUsed()) ?? NaN) / MB });
-  const before = await sample();
-  const samples: string[] = [`0s rss ${before.rss.toFixed(1)} heap ${before.heap.toFixed(1)}`];
+  const least = async (windowSec: number) => {
+    let low = await sample();
+    for (let i = 0; i < windowSec; i++) {
+      await sleep(1000);
+      const s = await sample();
+      low = { rss: Math.min(low.rss, s.rss), heap: Math.min(low.heap, s.heap) };
+    }
+    return low;
+  };
+  const before = await least(10);
+  const samples: string[] = [`before (least over 10 s) rss ${before.rss.toFixed(1)} heap ${before.heap.toFixed(1)}`];
   let peakRss = before.rss;
   await lg.churn(0.1);
   const t0 = Date.now();
@@ -267,10 +280,8 @@ async function soak(server: BenchServer, lg: LoadGenerator, seconds: number, log
     samples.push(`${Math.round((Date.now() - t0) / 1000)}s rss ${s.rss.toFixed(1)} heap ${s.heap.toFixed(1)}`);
   }
   const churned = await lg.stopChurn();
-  // Settle: let the last reconnects finish and V8 collect what the churn left.
-  await sleep(5000);
-  const after = await sample();
-  samples.push(`after rss ${after.rss.toFixed(1)} heap ${after.heap.toFixed(1)}`);
+  const after = await least(30);
+  samples.push(`after (least over 30 s) rss ${after.rss.toFixed(1)} heap ${after.heap.toFixed(1)}`);
   log(`    soak: ${churned.reopened} reconnects (${churned.failed} failed); rss ${before.rss.toFixed(1)} → peak ${peakRss.toFixed(1)} → ${after.rss.toFixed(1)} MB; heap ${before.heap.toFixed(1)} → ${after.heap.toFixed(1)} MB`);
   return {
     figures: {
