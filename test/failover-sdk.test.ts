@@ -4,9 +4,10 @@
 import t from "tap";
 import { subscribe, type Subscription } from "../src/client/index.js";
 import type { Quote } from "../src/client/quote.js";
-import { startNatsCluster, type NatsCluster } from "./helpers/nats-server.js";
-import { AckedPublisher } from "./helpers/acked-publisher.js";
+import type { NatsCluster } from "./helpers/nats-server.js";
+import type { AckedPublisher } from "./helpers/acked-publisher.js";
 import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
+import { startTwoNodes, type TwoNodes } from "./helpers/two-nodes.js";
 
 const SYMBOLS = Array.from({ length: 20 }, (_, i) => `FO${i}`);
 /** Symbols still published during the drain: a resumed snapshot may hold these only. */
@@ -22,23 +23,20 @@ interface Watched {
   readonly snapshots: { at: number; syms: string[] }[];
 }
 
+let topology: TwoNodes;
 let cluster: NatsCluster;
 let pub: AckedPublisher;
 let nodeA: Quotecast;
 let nodeB: Quotecast;
 
 t.before(async () => {
-  cluster = await startNatsCluster(3);
-  const [n1, n2, n3] = cluster.urls as [string, string, string];
-  nodeA = await startQuotecast({ nats: [n1, n2, n3].join(","), args: ["--drain-ms", String(DRAIN_MS)], timeoutMs: 30_000 });
-  nodeB = await startQuotecast({ nats: [n2, n3, n1].join(","), args: ["--drain-ms", String(DRAIN_MS)], timeoutMs: 30_000 });
-  pub = await AckedPublisher.connect([n3, n2, n1]);
+  topology = await startTwoNodes(["--drain-ms", String(DRAIN_MS)]);
+  ({ cluster, nodeA, nodeB, pub } = topology);
 });
 
 t.teardown(async () => {
-  await Promise.all([nodeA?.stop(), nodeB?.stop()]);
-  await pub?.close().catch(() => undefined);
-  await cluster?.cleanup();
+  // nodeA is the node restarted mid-test, not the topology's first one.
+  await Promise.all([nodeA?.stop(), topology?.stop()]);
 });
 
 function watch(urls: string[]): Watched {

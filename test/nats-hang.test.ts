@@ -3,13 +3,15 @@
 // connection after 2 unanswered pings. Measured times are printed as test comments (`# ...`).
 import t from "tap";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { startNatsCluster, type NatsCluster } from "./helpers/nats-server.js";
-import { AckedPublisher } from "./helpers/acked-publisher.js";
-import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
+import type { NatsCluster } from "./helpers/nats-server.js";
+import type { AckedPublisher } from "./helpers/acked-publisher.js";
+import { waitFor, type Quotecast } from "./helpers/quotecast.js";
+import { startTwoNodes, type TwoNodes } from "./helpers/two-nodes.js";
 import { ResumingClient } from "./helpers/resuming-client.js";
 
 const SYMBOLS = Array.from({ length: 10 }, (_, i) => `NH${i}`);
 
+let topology: TwoNodes;
 let cluster: NatsCluster;
 let pub: AckedPublisher;
 let nodeA: Quotecast;
@@ -17,20 +19,15 @@ let nodeB: Quotecast;
 const clients: ResumingClient[] = [];
 
 t.before(async () => {
-  cluster = await startNatsCluster(3);
-  const [n1, n2, n3] = cluster.urls as [string, string, string];
-  nodeA = await startQuotecast({ nats: [n1, n2, n3].join(","), timeoutMs: 30_000 });
-  nodeB = await startQuotecast({ nats: [n2, n3, n1].join(","), timeoutMs: 30_000 });
-  pub = await AckedPublisher.connect([n3, n2, n1]);
+  topology = await startTwoNodes();
+  ({ cluster, nodeA, nodeB, pub } = topology);
 });
 
 t.teardown(async () => {
   const pid = cluster?.nodes[0]?.pid;
   if (pid !== undefined) process.kill(pid, "SIGCONT");
   for (const c of clients) c.close();
-  await Promise.all([nodeA?.stop(), nodeB?.stop()]);
-  await pub?.close().catch(() => undefined);
-  await cluster?.cleanup();
+  await topology?.stop();
 });
 
 t.test("nats hang - a NATS node frozen mid-stream: its quotecast node notices by ping, moves on, and clients converge", { timeout: 60_000 }, async (t) => {

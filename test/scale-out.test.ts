@@ -2,15 +2,17 @@
 // node, while NATS nodes fail. Convergence times are printed as test comments (`# ...`).
 import t from "tap";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { startNatsCluster, type NatsCluster } from "./helpers/nats-server.js";
-import { AckedPublisher } from "./helpers/acked-publisher.js";
+import type { NatsCluster } from "./helpers/nats-server.js";
+import type { AckedPublisher } from "./helpers/acked-publisher.js";
 import { metricValue, startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
+import { startTwoNodes, type TwoNodes } from "./helpers/two-nodes.js";
 import { ResumingClient } from "./helpers/resuming-client.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
 const SYMBOLS = Array.from({ length: 20 }, (_, i) => `SO${i}`);
 const CLIENTS_PER_NODE = 5;
 
+let topology: TwoNodes;
 let cluster: NatsCluster;
 let pub: AckedPublisher;
 let nodeA: Quotecast;
@@ -20,19 +22,13 @@ const clients: ResumingClient[] = [];
 const hostPort = (url: string) => url.replace("nats://", "");
 
 t.before(async () => {
-  cluster = await startNatsCluster(3);
-  const [n1, n2, n3] = cluster.urls as [string, string, string];
-  // Each node lists every NATS node, its own first, as scripts/local-cluster and deploy/ do.
-  nodeA = await startQuotecast({ nats: [n1, n2, n3].join(","), timeoutMs: 30_000 });
-  nodeB = await startQuotecast({ nats: [n2, n3, n1].join(","), timeoutMs: 30_000 });
-  pub = await AckedPublisher.connect([n3, n2, n1]);
+  topology = await startTwoNodes();
+  ({ cluster, nodeA, nodeB, pub } = topology);
 });
 
 t.teardown(async () => {
   for (const c of clients) c.close();
-  await Promise.all([nodeA?.stop(), nodeB?.stop()]);
-  await pub?.close().catch(() => undefined);
-  await cluster?.cleanup();
+  await topology?.stop();
 });
 
 t.test("scale-out - each node follows its own NATS node, and the stream is replicated over three", async (t) => {
