@@ -1,3 +1,5 @@
+import { QUOTES_EVENT_TAIL, quotesEventHead } from "./sse-frames.js";
+
 /**
  * Builds `quotes` events into one scratch buffer, reused for every frame of every tick, from
  * bytes each quote was encoded to once. A frame costs copies into memory that stays in cache,
@@ -68,8 +70,8 @@ export class FrameBuilder {
 
 /** The start of a `quotes` event carrying event id `id`, up to the array's opening bracket. */
 export function quotesHead(id: string): Buffer {
-  return Buffer.from("id: " + id + "\nevent: quotes\ndata: [");
+  return Buffer.from(quotesEventHead("quotes", id));
 }
 
 const COMMA = 0x2c;
-const TAIL = Buffer.from("]\n\n");
+const TAIL = Buffer.from(QUOTES_EVENT_TAIL);

@@ -10,8 +10,16 @@ export function retryField(ms: number): string {
 
 /** One event whose data is a JSON array of already-serialized quote objects. */
 export function quotesEvent(event: "snapshot" | "quotes", id: string, quotes: readonly string[]): string {
-  return "id: " + id + "\nevent: " + event + "\ndata: [" + quotes.join(",") + "]\n\n";
+  return quotesEventHead(event, id) + quotes.join(",") + QUOTES_EVENT_TAIL;
 }
+
+/** A quotes event up to its array's opening bracket; the quotes, comma-separated, and the tail follow. */
+export function quotesEventHead(event: "snapshot" | "quotes", id: string): string {
+  return "id: " + id + "\nevent: " + event + "\ndata: [";
+}
+
+/** What closes a quotes event: the array's bracket and the blank line. */
+export const QUOTES_EVENT_TAIL = "]\n\n";
 
 /** A comment line: keeps proxies and browsers from timing the stream out while nothing changes. */
 export const HEARTBEAT = ":\n\n";
