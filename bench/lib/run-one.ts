@@ -39,14 +39,18 @@ export interface RunSpec {
 
 export type Figures = Record<string, number | string | boolean | null>;
 
-/** The least RSS of `server` sampled every second for `seconds`. */
-async function leastRss(server: { usage(): { rssBytes: number } }, seconds: number): Promise<{ rssBytes: number }> {
-  let least = server.usage().rssBytes;
+/**
+ * Each figure's least value over `seconds`, sampled every second (a single reading of memory
+ * lands anywhere in V8's garbage cycle).
+ */
+async function leastOver<K extends string>(seconds: number, sample: () => Record<K, number> | Promise<Record<K, number>>): Promise<Record<K, number>> {
+  const low = { ...(await sample()) };
   for (let i = 0; i < seconds; i++) {
     await sleep(1000);
-    least = Math.min(least, server.usage().rssBytes);
+    const s = await sample();
+    for (const k of Object.keys(low) as K[]) low[k] = Math.min(low[k], s[k]);
   }
-  return { rssBytes: least };
+  return low;
 }
 
 /** Seeded PRNG (mulberry32): every server gets exactly the same subscriptions. */
@@ -105,9 +109,11 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     });
     await sleep(1000);
     const settleSec = spec.idleSettleSec ?? 30;
+    const started = server;
+    const rssNow = () => ({ rssBytes: started.usage().rssBytes });
     // The idle scenario settles the baseline as it settles the figure with connections (below):
     // the least RSS over the same window, so start-up garbage is not credited to connections.
-    const idle0 = spec.extra === "idle" ? await leastRss(server, settleSec) : server.usage();
+    const idle0 = spec.extra === "idle" ? await leastOver(settleSec, rssNow) : server.usage();
     f.serverRssIdleMB = round(idle0.rssBytes / MB, 1);
     const heap0 = await server.heapUsed();
     if (heap0 !== undefined) f.serverHeapIdleMB = heap0 / MB;
@@ -134,7 +140,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
       await sleep(3000);
       const early = server.usage();
       f.rssPerConnEarlyKB = round((early.rssBytes - idle0.rssBytes) / 1024 / Math.max(1, open.opened), 2);
-      const least = Math.min(early.rssBytes, (await leastRss(server, settleSec)).rssBytes);
+      const least = Math.min(early.rssBytes, (await leastOver(settleSec, rssNow)).rssBytes);
       f.serverRssMB = least / MB;
       f.rssPerConnKB = round((least - idle0.rssBytes) / 1024 / Math.max(1, open.opened), 2);
       const heap = await server.heapUsed();
@@ -255,20 +261,11 @@ function windowFigures(a: LoadTotals, b: LoadTotals, sec: number): Figures {
 /**
  * Soak: connections come and go for `seconds` under the feed; RSS and heap sampled every 5 s.
  * Before and after are each the least seen over a window under the same feed (10 s before, 30 s
- * after): a single reading lands anywhere in V8's garbage cycle.
+ * after).
  */
 async function soak(server: BenchServer, lg: LoadGenerator, seconds: number, log: (s: string) => void): Promise<{ figures: Figures; samples: string }> {
   const sample = async () => ({ rss: server.usage().rssBytes / MB, heap: ((await server.heapUsed()) ?? NaN) / MB });
-  const least = async (windowSec: number) => {
-    let low = await sample();
-    for (let i = 0; i < windowSec; i++) {
-      await sleep(1000);
-      const s = await sample();
-      low = { rss: Math.min(low.rss, s.rss), heap: Math.min(low.heap, s.heap) };
-    }
-    return low;
-  };
-  const before = await least(10);
+  const before = await leastOver(10, sample);
   const samples: string[] = [`before (least over 10 s) rss ${before.rss.toFixed(1)} heap ${before.heap.toFixed(1)}`];
   let peakRss = before.rss;
   await lg.churn(0.1);
@@ -280,7 +277,7 @@ async function soak(server: BenchServer, lg: LoadGenerator, seconds: number, log
     samples.push(`${Math.round((Date.now() - t0) / 1000)}s rss ${s.rss.toFixed(1)} heap ${s.heap.toFixed(1)}`);
   }
   const churned = await lg.stopChurn();
-  const after = await least(30);
+  const after = await leastOver(30, sample);
   samples.push(`after (least over 30 s) rss ${after.rss.toFixed(1)} heap ${after.heap.toFixed(1)}`);
   log(`    soak: ${churned.reopened} reconnects (${churned.failed} failed); rss ${before.rss.toFixed(1)} → peak ${peakRss.toFixed(1)} → ${after.rss.toFixed(1)} MB; heap ${before.heap.toFixed(1)} → ${after.heap.toFixed(1)} MB`);
   return {
