@@ -1,5 +1,6 @@
-// The fan-out against its rules, under random sequences of subscriptions, quotes, ticks,
-// congestion, drains and departures (fast-check). Whatever the order, every connection:
+// The fan-out against its rules, under random sequences of subscriptions, quotes, ticks (whole,
+// or in slices with anything else between two slices), congestion, drains and departures
+// (fast-check). Whatever the order, every connection:
 // - gets each symbol's quotes in stream order, never one it already has, never an older one;
 // - gets only its own symbols, each at most once per event;
 // - gets no two quotes events closer together than its interval;
@@ -70,7 +71,8 @@ class ModelSink implements Sink {
 type Op =
   | { kind: "open"; symbols: string[]; intervalMs: number }
   | { kind: "quote"; sym: string }
-  | { kind: "tick"; advance: number }
+  | { kind: "tick"; advance: number; frames: number | null }
+  | { kind: "slice"; frames: number }
   | { kind: "congest"; who: number }
   | { kind: "writable"; who: number }
   | { kind: "remove"; who: number }
@@ -79,7 +81,8 @@ type Op =
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("open" as const), symbols: fc.subarray(UNIVERSE, { minLength: 1 }), intervalMs: fc.constantFrom(50, 50, 120) }) },
   { weight: 8, arbitrary: fc.record({ kind: fc.constant("quote" as const), sym: fc.constantFrom(...UNIVERSE) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("tick" as const), advance: fc.integer({ min: 5, max: 130 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("tick" as const), advance: fc.integer({ min: 5, max: 130 }), frames: fc.option(fc.integer({ min: 1, max: 3 })) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("slice" as const), frames: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("congest" as const), who: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("writable" as const), who: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("remove" as const), who: fc.nat() }) },
@@ -108,8 +111,14 @@ function run(ops: readonly Op[], loadedAt: number): string[] {
         break;
       }
       case "tick":
+        // As the worker does it: a tick still running finishes before time moves on to the next.
+        fanout.runTick(Infinity);
         clock.now += o.advance;
-        fanout.tick(clock.now);
+        fanout.beginTick(clock.now);
+        fanout.runTick(o.frames ?? Infinity);
+        break;
+      case "slice":
+        fanout.runTick(o.frames);
         break;
       case "congest":
         if (target !== undefined) target.sink.congestNext = true;
@@ -137,6 +146,7 @@ function run(ops: readonly Op[], loadedAt: number): string[] {
       fanout.onWritable(conn);
     }
   }
+  fanout.runTick(Infinity);
   for (let i = 0; i < 3; i++) {
     clock.now += 200;
     fanout.tick(clock.now);
@@ -179,7 +189,7 @@ t.test("fanout-model - the model's checks fire", async (t) => {
   t.same(parked, [], "a snapshot waits for a congested socket to drain");
   // A connection that caught up on its own between two of its group's frames keeps its interval.
   const q = { kind: "quote", sym: "A" } as const;
-  const tick = (advance: number) => ({ kind: "tick", advance }) as const;
+  const tick = (advance: number) => ({ kind: "tick", advance, frames: null }) as const;
   const caughtUp = run([{ kind: "open", symbols: ["A"], intervalMs: 50 }, q, tick(60), { kind: "congest", who: 0 }, q, tick(60), q, tick(60), { kind: "writable", who: 0 }, tick(60), q, tick(20)], 0);
   t.same(caughtUp, [], "its own frame and its group's are an interval apart");
 });

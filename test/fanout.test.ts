@@ -337,3 +337,45 @@ t.test("fanout - groups are flushed in the order they were made, also after many
   fanout.tick(300);
   t.same(written, Array.from({ length: 100 }, (_, k) => 3 * k), "the rest, each once, still in creation order");
 });
+
+t.test("fanout - a tick in slices: a quote that lands between two slices goes out in the later frames, once", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const a = new MemorySink();
+  const b = new MemorySink();
+  fanout.open(["AAPL", "MSFT"], 50, undefined, a, 0);
+  fanout.open(["AAPL", "TSLA"], 50, undefined, b, 0);
+  quote("AAPL", 1);
+  fanout.beginTick(100);
+  t.equal(fanout.runTick(1), false, "one frame, then the tick yields");
+  const mid = quote("AAPL", 2);
+  t.equal(fanout.runTick(1), true, "the second frame ends it");
+  fanout.tick(200);
+  fanout.tick(300);
+  const seqs = (s: MemorySink) => s.events.filter((e) => e.event === "quotes").map((e) => e.data.map((q) => q.seq));
+  t.same(seqs(a), [[1], [2]], "the frame written first carries the value then; the next tick brings the new one");
+  t.same(seqs(b), [[2]], "the frame written after the quote carries it, and no later frame repeats it");
+  const ids = b.events.map((e) => e.id);
+  t.equal(ids.at(-1), formatEventId(EPOCH, mid), "its id is the position when it was built");
+});
+
+t.test("fanout - a subscriber that joins between two slices gets its snapshot and then only what changed after it", async (t) => {
+  const { fanout, quote } = setup();
+  fanout.markLoaded(EPOCH, 0);
+  const a = new MemorySink();
+  fanout.open(["AAPL", "MSFT"], 50, undefined, a, 0);
+  const other = new MemorySink();
+  fanout.open(["TSLA"], 50, undefined, other, 0);
+  quote("AAPL", 1);
+  quote("TSLA", 1);
+  fanout.beginTick(100);
+  t.equal(fanout.runTick(1), false);
+  const late = new MemorySink();
+  fanout.open(["AAPL", "MSFT"], 50, undefined, late, 100);
+  quote("MSFT", 2);
+  fanout.runTick(Infinity);
+  fanout.tick(200);
+  const events = (s: MemorySink) => s.events.map((e) => `${e.event}:${e.data.map((q) => `${q.sym}${q.seq}`).join(",")}`);
+  t.same(events(late), ["snapshot:AAPL1", "quotes:MSFT2"], "the snapshot, then the one change after it");
+  t.same(events(a), ["snapshot:", "quotes:AAPL1", "quotes:MSFT2"], "the member in step is not held back by it");
+});

@@ -28,17 +28,14 @@ export class Connection {
   /** When anything was last written: heartbeats fill silences. */
   lastWriteAt: number;
   /**
-   * Every change of its symbols stamped at or before this flush tick has reached it (in a frame
-   * or in its snapshot). Equal to its group's `sentTick` while it is in step and shares the
+   * Every change of its symbols numbered at or below this (see `Fanout`) has reached it, in a
+   * frame or in its snapshot. Equal to its group's `sentMark` while it is in step and shares the
    * group's frames; behind it while congested or inside its own window, and then owed the
-   * group's symbols changed since: latest value wins, so nothing queues up for it.
+   * group's symbols changed since: latest value wins, so nothing queues up for it. Ahead of it
+   * after its snapshot or a frame of its own: it shares the group's next frame only if that
+   * frame holds nothing it already has.
    */
-  sentTick = 0;
-  /**
-   * Stream position its snapshot reflected, until its group's next frame: that frame may hold
-   * quotes the snapshot already carried, which are not sent twice.
-   */
-  snapshotSeq = -1;
+  sentMark = 0;
   /** Its place in its group's members. */
   memberIndex = -1;
 

@@ -18,17 +18,23 @@ export interface FanoutOptions {
 
 /**
  * The coalescing core: latest values in, one frame per connection per window out.
- * No sockets and no timers: the worker's edges call `tick`, `heartbeat` and `onWritable`
- * with the time, so every rule here is tested with an in-memory sink and a fake clock.
+ * No sockets and no timers: the worker's edges call `beginTick`/`runTick` (or `tick`),
+ * `heartbeat` and `onWritable` with the time, so every rule here is tested with an in-memory sink and a fake clock.
  *
- * Flow: flush ticks are numbered. `onQuote` stamps the symbol's slot with the number of the
- * tick that will carry it (and lists the slot on its first change in that tick). `tick` marks
- * the groups holding a changed symbol dirty, then builds each due group's frame once, from
- * its symbols stamped after the group's last frame (each quote was encoded once, by the feed),
- * in one reused buffer, and writes it to every member in step. A member that is congested or
- * inside its own window is left behind and owed: once it can take a frame it gets one of its
- * own with its symbols stamped after its last one, each at its latest value, so what waits for
- * a connection is bounded by its subscription whatever the feed does.
+ * Flow: every change is numbered. `onQuote` stamps the symbol's slot with the change's number
+ * (and lists the slot on its first change since the last tick began). A tick marks the groups
+ * holding a listed symbol dirty, then builds each due group's frame once, from its symbols
+ * changed after the group's last frame (each quote was encoded once, by the feed), in one reused
+ * buffer, and writes it to every member in step. A member that is congested or inside its own
+ * window is left behind and owed: once it can take a frame it gets one of its own with its
+ * symbols changed after its last one, each at its latest value, so what waits for a connection
+ * is bounded by its subscription whatever the feed does.
+ *
+ * A tick runs in slices (`beginTick`, then `runTick` until it says it is done) so that the
+ * worker can read the feed between them: a frame written late in a long tick carries the values
+ * as they are when it is built, not as they were when the tick began. Frames remember the change
+ * number they were built at, so a change that lands mid-tick goes out once, in whichever frame
+ * of each connection is built first after it.
  */
 export class Fanout {
   readonly counters = new StreamCounters();
@@ -37,10 +43,12 @@ export class Fanout {
   readonly #groups = new Map<string, SubscriptionGroup>();
   readonly #slots = new Map<string, SymbolSlot>();
   readonly #connections = new Set<Connection>();
-  /** The number of the next tick: changes arriving now go out in it. */
+  /** The number of the last tick begun (1 before any): slots changed since are listed for the next. */
   #tickNo = 1;
+  /** The number of the latest change (`onQuote`): frames and snapshots record it as their mark. */
+  #changeNo = 0;
   /**
-   * Slots changed since the last tick, each listed once: the first `#changedCount` entries
+   * Slots changed since the last tick began, each listed once: the first `#changedCount` entries
    * (a count, never a shorter `length`, which would hand the storage back and make the next
    * tick allocate it again).
    */
@@ -56,15 +64,22 @@ export class Fanout {
   #orderHoles = 0;
   /** Groups with their `dirty` flag set. */
   #dirtyCount = 0;
+  /** A tick has begun and not finished: the order is not compacted under its walk. */
   #ticking = false;
+  /** The running tick's time (the `now` it began with): every window of the tick is measured from it. */
+  #tickNow = 0;
+  /** `performance.now()` when the running tick began, for its duration. */
+  #tickStarted = 0;
+  /** Where the running tick's walk of `#order` resumes. */
+  #cursor = 0;
   /** Connections behind their group's shared frames, owed a frame of their own. */
   readonly #owed = new Set<Connection>();
   readonly #congested = new Set<Connection>();
   /** Connections waiting for their snapshot: for the first full load of last values, or for their socket to drain. */
   readonly #parked = new Set<Connection>();
   readonly #frames = new FrameBuilder();
-  /** Lowest stream sequence in the frame `#buildFrame` built last. */
-  #frameMinSeq = 0;
+  /** Lowest change number in the frame `#buildFrame` built last. */
+  #frameMinChange = 0;
   #epoch: string | null = null;
 
   constructor(values: LastValues, opts: FanoutOptions) {
@@ -139,8 +154,9 @@ export class Fanout {
     const slot = this.#slots.get(value.sym);
     if (slot === undefined) return;
     slot.value = value;
-    if (slot.changedTick === this.#tickNo) return;
-    slot.changedTick = this.#tickNo;
+    slot.changeNo = ++this.#changeNo;
+    if (slot.listedTick === this.#tickNo) return;
+    slot.listedTick = this.#tickNo;
     this.#changed[this.#changedCount++] = slot;
   }
 
@@ -151,39 +167,64 @@ export class Fanout {
     this.#congested.delete(conn);
   }
 
-  /** Called every flush window: writes every due frame, closes consumers congested too long. */
+  /** A whole flush tick at once (finishing one still running first): `beginTick` and `runTick` in one. */
   tick(now: number): void {
-    const started = performance.now();
-    const tick = this.#tickNo++;
+    this.beginTick(now);
+    this.runTick(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Called every flush window: starts a tick, whose writes `runTick` does. A tick still running
+   * is finished first, at once.
+   */
+  beginTick(now: number): void {
+    if (this.#ticking) this.runTick(Number.POSITIVE_INFINITY);
+    this.#tickStarted = performance.now();
+    this.#tickNow = now;
+    this.#tickNo++;
     if (this.#parked.size > 0 && this.#epoch !== null) this.#sendParkedSnapshots(now);
     this.#markDirty();
+    this.#cursor = 0;
+    this.#ticking = true;
+  }
+
+  /**
+   * Writes the running tick's due frames, at most `maxFrames` of them (then at least one):
+   * true when the tick is done (or none was running). Between two calls anything may happen
+   * (quotes, subscribers coming and going, drains, heartbeats): the frames built later carry the
+   * values as they are then.
+   */
+  runTick(maxFrames: number): boolean {
+    if (!this.#ticking) return true;
+    const now = this.#tickNow;
+    const stop = this.counters.framesSent + Math.max(1, maxFrames);
     if (this.#dirtyCount > 0 || this.#owed.size > 0) {
-      // The event id and its bytes, once per tick for every frame of the tick.
+      // The event id and its bytes, once per slice for every frame of the slice.
       const head = quotesHead(this.currentId());
       const wallNow = Date.now();
-      // A member may leave during its write: holes appear, but the walk is not compacted under it.
-      this.#ticking = true;
-      try {
-        const order = this.#order;
-        for (let i = 0; i < order.length && this.#dirtyCount > 0; i++) {
-          const group = order[i] ?? null;
-          // Groups inside their interval stay dirty for a later tick.
-          if (group === null || !group.dirty || now - group.lastFlushAt < group.intervalMs) continue;
-          group.dirty = false;
-          this.#dirtyCount--;
-          this.#flushGroup(group, tick, head, now, wallNow);
-        }
-      } finally {
-        this.#ticking = false;
+      const order = this.#order;
+      // A member may leave during its write, or between slices: holes appear, but the walk is not
+      // compacted under it.
+      while (this.#cursor < order.length && this.#dirtyCount > 0) {
+        if (this.counters.framesSent >= stop) return false;
+        const group = order[this.#cursor++] ?? null;
+        // Groups inside their interval stay dirty for a later tick.
+        if (group === null || !group.dirty || now - group.lastFlushAt < group.intervalMs) continue;
+        group.dirty = false;
+        this.#dirtyCount--;
+        this.#flushGroup(group, head, now, wallNow);
       }
       for (const conn of this.#owed) {
         if (conn.congested || now - conn.lastEventAt < conn.group.intervalMs) continue;
-        this.#flushOwed(conn, tick, head, now, wallNow);
+        if (this.counters.framesSent >= stop) return false;
+        this.#flushOwed(conn, head, now, wallNow);
       }
     }
+    this.#ticking = false;
     this.#closeSlowConsumers(now);
     this.#compactOrder();
-    this.counters.flushDuration.observe((performance.now() - started) / 1000);
+    this.counters.flushDuration.observe((performance.now() - this.#tickStarted) / 1000);
+    return true;
   }
 
   /** Fill silences with a comment line; called every `heartbeatSweepMs`. */
@@ -211,7 +252,8 @@ export class Fanout {
       if (slot === undefined) this.#slots.set(sym, (slot = new SymbolSlot(sym, this.#values.get(sym))));
       return slot;
     });
-    group = new SubscriptionGroup(key, intervalMs, slots, this.#tickNo - 1);
+    // Its first members' snapshots hold every change so far.
+    group = new SubscriptionGroup(key, intervalMs, slots, this.#changeNo);
     group.orderIndex = this.#order.push(group) - 1;
     this.#groups.set(key, group);
     for (const slot of slots) slot.groups.add(group);
@@ -238,10 +280,8 @@ export class Fanout {
     // ids a client sees never go backwards.
     const seq = Math.max(after ?? 0, this.#values.position);
     conn.state = "live";
-    // It holds every value up to now; changes still to come in the next tick may be in it too,
-    // which `snapshotSeq` tells apart.
-    conn.sentTick = this.#tickNo - 1;
-    conn.snapshotSeq = this.#values.highWater;
+    // It holds every change so far, some of which its group's next frame may hold too.
+    conn.sentMark = this.#changeNo;
     this.#writeFrame(conn, quotesEvent("snapshot", formatEventId(this.#epoch!, seq), quotes), now);
   }
 
@@ -274,9 +314,10 @@ export class Fanout {
     this.#changedCount = 0;
   }
 
-  #flushGroup(group: SubscriptionGroup, tick: number, head: Uint8Array, now: number, wallNow: number): void {
-    const from = group.sentTick;
-    group.sentTick = tick;
+  #flushGroup(group: SubscriptionGroup, head: Uint8Array, now: number, wallNow: number): void {
+    const from = group.sentMark;
+    const mark = this.#changeNo;
+    group.sentMark = mark;
     group.lastFlushAt = now;
     let frame: Buffer | null | undefined;
     // Backwards: a member that leaves during its write (swapped with the last) skips no one.
@@ -284,55 +325,55 @@ export class Fanout {
     for (let i = members.length - 1; i >= 0; i--) {
       const conn = members[i]!;
       if (conn.state !== "live") continue;
-      if (conn.congested || conn.sentTick !== from || now - conn.lastEventAt < group.intervalMs) {
+      if (conn.congested || conn.sentMark < from || now - conn.lastEventAt < group.intervalMs) {
         this.#owed.add(conn);
         continue;
       }
       // Built once, on first need, and shared: the same bytes for every member in step.
-      if (frame === undefined) frame = this.#buildFrame(group, from, -1, head, wallNow);
-      if (frame !== null && conn.snapshotSeq >= this.#frameMinSeq) {
-        // Its snapshot already carried some of these quotes: it gets a frame without them.
+      if (frame === undefined) frame = this.#buildFrame(group, from, head, wallNow);
+      if (frame !== null && conn.sentMark >= this.#frameMinChange) {
+        // Its snapshot or a frame of its own already carried some of these quotes: it gets a
+        // frame without them.
         this.#owed.add(conn);
         continue;
       }
-      conn.sentTick = tick;
-      conn.snapshotSeq = -1;
+      conn.sentMark = mark;
       if (frame === null) continue;
       this.#writeFrame(conn, frame, now);
       conn.lastEventAt = now;
     }
   }
 
-  #flushOwed(conn: Connection, tick: number, head: Uint8Array, now: number, wallNow: number): void {
+  #flushOwed(conn: Connection, head: Uint8Array, now: number, wallNow: number): void {
     this.#owed.delete(conn);
-    const frame = this.#buildFrame(conn.group, conn.sentTick, conn.snapshotSeq, head, wallNow);
-    conn.sentTick = tick;
-    conn.snapshotSeq = -1;
+    const frame = this.#buildFrame(conn.group, conn.sentMark, head, wallNow);
+    conn.sentMark = this.#changeNo;
     if (frame === null) return;
     this.#writeFrame(conn, frame, now);
     conn.lastEventAt = now;
   }
 
   /**
-   * The `quotes` event of `group`'s symbols changed after tick `afterTick` and newer than stream
-   * sequence `afterSeq`, or null when there are none. Valid until the next frame is built.
+   * The `quotes` event of `group`'s symbols changed after change number `after`, or null when
+   * there are none. Valid until the next frame is built.
    */
-  #buildFrame(group: SubscriptionGroup, afterTick: number, afterSeq: number, head: Uint8Array, wallNow: number): Buffer | null {
+  #buildFrame(group: SubscriptionGroup, after: number, head: Uint8Array, wallNow: number): Buffer | null {
     const frames = this.#frames;
     const latency = this.counters.publishToWrite;
     const slots = group.slots;
-    let minSeq = Number.POSITIVE_INFINITY;
+    let minChange = Number.POSITIVE_INFINITY;
     frames.begin(head);
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
-      if (slot.changedTick <= afterTick) continue;
+      const changeNo = slot.changeNo;
+      if (changeNo <= after) continue;
       const v = slot.value;
-      if (v === undefined || v.streamSeq <= afterSeq) continue;
+      if (v === undefined) continue;
       frames.add(v.bytes);
-      if (v.streamSeq < minSeq) minSeq = v.streamSeq;
+      if (changeNo < minChange) minChange = changeNo;
       latency.observe(Math.max(0, wallNow - v.ts) / 1000);
     }
-    this.#frameMinSeq = minSeq;
+    this.#frameMinChange = minChange;
     if (frames.count === 0) return null;
     this.counters.framesBuilt++;
     return frames.finish();

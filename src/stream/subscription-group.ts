@@ -16,8 +16,8 @@ export class SubscriptionGroup {
   dirty = false;
   /** Its place in the fan-out's flush order. */
   orderIndex = -1;
-  /** Every change of its symbols stamped at or before this tick went out in its shared frames. */
-  sentTick: number;
+  /** Every change of its symbols numbered at or below this went out in its shared frames. */
+  sentMark: number;
   lastFlushAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -25,9 +25,9 @@ export class SubscriptionGroup {
     readonly intervalMs: number,
     /** Its symbols' slots, in the order the first subscriber gave them. */
     readonly slots: readonly SymbolSlot[],
-    sentTick: number,
+    sentMark: number,
   ) {
-    this.sentTick = sentTick;
+    this.sentMark = sentMark;
   }
 
   add(conn: Connection): void {

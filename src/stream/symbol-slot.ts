@@ -2,12 +2,14 @@ import type { LastValue } from "../feed/last-values.js";
 import type { SubscriptionGroup } from "./subscription-group.js";
 
 /**
- * The fan-out's view of one subscribed symbol: when it last changed, counted in flush ticks, and
- * which groups hold it. Exists while some group holds the symbol.
+ * The fan-out's view of one subscribed symbol: when it last changed, and which groups hold it.
+ * Exists while some group holds the symbol.
  */
 export class SymbolSlot {
-  /** The tick whose frames carry the symbol's latest change; 0 before any change was seen. */
-  changedTick = 0;
+  /** The fan-out's change number of the symbol's latest change; 0 before any change was seen. */
+  changeNo = 0;
+  /** The tick whose start lists this slot as changed (each slot is listed once per tick). */
+  listedTick = 0;
   readonly groups = new Set<SubscriptionGroup>();
 
   constructor(
