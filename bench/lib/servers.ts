@@ -123,14 +123,18 @@ async function waitReady(proc: Managed, port: number, timeoutMs = 20_000): Promi
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void proc.exited.then(() => (exited = true));
+  // What the last probe saw, for the error: a server that listens but is not ready says why.
+  let last = "no answer";
   while (Date.now() < deadline && !exited) {
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) return;
-    } catch {
-      /* not listening yet */
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (res.status === 200) return;
+      last = `/readyz answered ${res.status} ${(await res.text()).slice(0, 200)}`;
+    } catch (err) {
+      last = `/readyz: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`;
     }
     await sleep(100);
   }
   await proc.stop();
-  throw new Error(`${proc.name} did not become ready on port ${port}; output:\n${proc.output()}`);
+  throw new Error(`${proc.name} did not become ready on port ${port} in ${timeoutMs / 1000} s (${exited ? "it exited" : last}); output:\n${proc.output()}`);
 }
