@@ -61,3 +61,22 @@ t.test("sliced-ticks - stop cancels the slices still to come", async (t) => {
   await turn();
   t.same(calls, ["begin 0", "run 1"]);
 });
+
+t.test("sliced-ticks - a slice that throws does not stop the windows after it", async (t) => {
+  const { calls, fanout } = recorder(1);
+  const failing = {
+    beginTick: fanout.beginTick,
+    runTick(maxFrames: number): boolean {
+      if (calls.length === 1) {
+        calls.push("throw");
+        throw new Error("a socket write threw");
+      }
+      return fanout.runTick(maxFrames);
+    },
+  };
+  const ticks = new SlicedTicks(failing, 4);
+  t.throws(() => ticks.onTick(0), /socket write threw/);
+  ticks.onTick(50);
+  t.same(calls, ["begin 0", "throw", "begin 50", "run 4"], "the next window begins its tick");
+  ticks.stop();
+});

@@ -41,14 +41,19 @@ export class SlicedTicks {
 
   readonly #slice = (): void => {
     this.#immediate = null;
-    while (this.#fanout.runTick(this.#framesPerSlice)) {
-      if (!this.#due) {
-        this.#running = false;
-        return;
+    let more = false;
+    try {
+      while (this.#fanout.runTick(this.#framesPerSlice)) {
+        if (!this.#due) return;
+        this.#due = false;
+        this.#fanout.beginTick(performance.now());
       }
-      this.#due = false;
-      this.#fanout.beginTick(performance.now());
+      more = true;
+    } finally {
+      // A slice that threw leaves no tick running here: the next window begins one, which
+      // finishes what this one left first.
+      if (more) this.#immediate = setImmediate(this.#slice);
+      else this.#running = false;
     }
-    this.#immediate = setImmediate(this.#slice);
   };
 }
