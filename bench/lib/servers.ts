@@ -121,11 +121,11 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
 
 async function waitReady(proc: Managed, port: number, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  void proc.exited.then(() => (exited = true));
+  let exited: number | string | null = null;
+  void proc.exited.then((code) => (exited = code));
   // What the last probe saw, for the error: a server that listens but is not ready says why.
   let last = "no answer";
-  while (Date.now() < deadline && !exited) {
+  while (Date.now() < deadline && exited === null) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
       if (res.status === 200) return;
@@ -136,5 +136,5 @@ async function waitReady(proc: Managed, port: number, timeoutMs = 20_000): Promi
     await sleep(100);
   }
   await proc.stop();
-  throw new Error(`${proc.name} did not become ready on port ${port} in ${timeoutMs / 1000} s (${exited ? "it exited" : last}); output:\n${proc.output()}`);
+  throw new Error(`${proc.name} did not become ready on port ${port} in ${timeoutMs / 1000} s (${exited === null ? last : `it exited: ${exited}`}); output:\n${proc.output()}`);
 }
