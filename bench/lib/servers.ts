@@ -3,8 +3,9 @@
 // Each starts on a free port, says how clients know a stream is open and where the
 // publisher must send quotes, and reports its CPU, RSS and (where it can) heap.
 
+import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../../test/helpers/nats-server.js";
+import { freePorts } from "../../test/helpers/nats-server.js";
 import { findNginxWithNchan, writeNchanConfig } from "../baseline/nchan.js";
 import { sleep, spawnManaged, treeUsage, type Managed } from "./processes.js";
 
@@ -60,13 +61,16 @@ export interface ServerOptions {
 }
 
 export async function startServer(kind: ServerKind, o: ServerOptions): Promise<BenchServer> {
-  const port = await freePort();
+  // Two at once: freePort() can hand back the port it returned a moment ago (often, once the
+  // last run's connections wait in TIME_WAIT), and quotecast refuses a metrics port equal to its
+  // port (a capacity search lost its steps above 14,000 connections to that).
+  const [port, spare] = (await freePorts(2)) as [number, number];
   const node = (name: string, file: string, args: string[], env: NodeJS.ProcessEnv = {}) => spawnManaged(name, process.execPath, [here(file), ...args], env);
   let proc: Managed;
   let metricsPort = 0;
   switch (kind) {
     case "quotecast":
-      metricsPort = await freePort();
+      metricsPort = spare;
       proc = spawnManaged("quotecast", o.wrap?.[0] ?? process.execPath, [
         ...(o.wrap === undefined ? [] : o.wrap.slice(1)),
         ...(o.standalone ? [here("./standalone-worker.js")] : [CLI, "serve"]), "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort),
@@ -136,5 +140,7 @@ async function waitReady(proc: Managed, port: number, timeoutMs = 20_000): Promi
     await sleep(100);
   }
   await proc.stop();
+  // 'exit' can come before the last of the output: wait for the pipes to close (briefly).
+  await Promise.race([once(proc.child, "close"), sleep(1000)]);
   throw new Error(`${proc.name} did not become ready on port ${port} in ${timeoutMs / 1000} s (${exited === null ? last : `it exited: ${exited}`}); output:\n${proc.output()}`);
 }

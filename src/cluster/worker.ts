@@ -136,7 +136,8 @@ function prefixed(prefix: string, counts: Record<string, number>): Record<string
 const EXPIRY_SWEEP_MS = 250;
 /**
  * Frames a flush tick writes before the event loop gets a turn: about 2 ms of writes here, against
- * a feed that arrives in batches every few ms. Fewer makes the turns themselves a cost.
+ * a feed that arrives in batches every few ms. At 10,000 connections, flush 50 ms, 64 and 256 gave
+ * the same figures (p99 91-92 ms, 118-122k frames/s, one run each), 1024 a worse one (106 ms, 105k).
  */
 const FRAMES_PER_SLICE = 256;
 
