@@ -26,12 +26,12 @@ export class SlicedTicks {
       this.#due = true;
       return;
     }
-    this.#running = true;
     this.#fanout.beginTick(now);
+    this.#running = true;
     this.#slice();
   };
 
-  /** No more ticks begin, and no slice of a running one is scheduled (`Fanout.tick` finishes it). */
+  /** Cancels the slices still to come (`Fanout.tick` finishes their tick); a later window begins afresh. */
   stop(): void {
     if (this.#immediate !== null) clearImmediate(this.#immediate);
     this.#immediate = null;
