@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./nats-server.js";
+import { freePort, freePorts } from "./nats-server.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 
@@ -45,9 +45,7 @@ process.on("exit", () => {
 /** Run `quotecast serve` from dist/ as a user would, on free ports, and wait until it serves. */
 export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast> {
   const port = opts.port ?? (await freePort());
-  // Two listen-on-0 probes in a row can be handed the same port by the kernel (seen here).
-  let metricsPort = await freePort();
-  for (let i = 0; i < 10 && metricsPort === port; i++) metricsPort = await freePort();
+  const [metricsPort] = (await freePorts(1, [port])) as [number];
   const argv = [CLI, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort), "--workers", "1", "--nats", opts.nats, ...(opts.args ?? [])];
   const env = { ...process.env, LOG_LEVEL: "info", ...opts.env };
   const child =
