@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import type * as UWS from "uWebSockets.js";
 import { MethodNotAllowedError, NotFoundError } from "./errors.js";
 import { boardAssetRoute, boardPageRoute, loadBoardAssets } from "./board-route.js";
+import { HeadResponse } from "./head-response.js";
 import { checkRequestLimits } from "./request-limits.js";
 import { quotesPreflight, quotesRoute, type QuotesRouteDeps } from "./quotes-route.js";
 import { respond, respondError } from "./respond.js";
@@ -20,28 +21,34 @@ export function createApp(uws: typeof UWS, deps: AppDeps): TemplatedApp {
   const app = uws.App();
   const board = loadBoardAssets(deps.defaultSymbols);
   app.options("/quotes", limited(quotesPreflight(deps)));
+  // /quotes reads the method itself: its HEAD checks everything a GET would and opens no stream.
   route(app, "/quotes", quotesRoute(deps));
   route(app, "/healthz", (res) => respond(res, 200, "application/json", '{"status":"ok"}'));
   route(app, "/readyz", (res) => {
     if (deps.isReady()) respond(res, 200, "application/json", '{"status":"ready"}');
     else respond(res, 503, "application/json", JSON.stringify({ error: deps.isDraining() ? "draining" : "not connected to NATS or last values not loaded" }), { "Retry-After": "1" });
   });
-  route(app, "/", boardPageRoute(board), { head: true });
-  route(app, "/assets/*", boardAssetRoute(board), { head: true });
+  route(app, "/", boardPageRoute(board));
+  route(app, "/assets/*", boardAssetRoute(board));
   // getUrl() is the path without the query string, so a `token` parameter is never echoed.
-  app.any("/*", limited((res, req) => respondError(res, new NotFoundError(req.getUrl()))));
+  app.any("/*", headless(limited((res, req) => respondError(res, new NotFoundError(req.getUrl())))));
   return app;
 }
 
 /**
- * GET on `path` (and HEAD when `head`: the handler must then send headers only); any other method
- * gets 405 with an Allow header. Request limits are checked before any of it.
+ * GET and HEAD on `path`: HEAD runs the GET handler and gets its status and headers, never its
+ * body (RFC 9110 §9.3.2; load balancers probe with HEAD). Any other method gets 405 with an Allow
+ * header. Request limits are checked before any of it.
  */
-function route(app: TemplatedApp, path: string, handler: Handler, opts: { head?: boolean } = {}): void {
+function route(app: TemplatedApp, path: string, handler: Handler): void {
   app.get(path, limited(guarded(handler)));
-  if (opts.head) app.head(path, limited(guarded(handler)));
-  const allowed = opts.head ? ["GET", "HEAD"] : ["GET"];
-  app.any(path, limited((res, req) => respondError(res, new MethodNotAllowedError(req.getMethod(), allowed))));
+  app.head(path, headless(limited(guarded(handler))));
+  app.any(path, headless(limited((res, req) => respondError(res, new MethodNotAllowedError(req.getMethod(), ["GET", "HEAD"])))));
+}
+
+/** No answer to a HEAD carries a body, whatever its status: errors included. */
+function headless(handler: Handler): Handler {
+  return (res, req) => handler(req.getMethod() === "head" ? new HeadResponse(res).asHttpResponse() : res, req);
 }
 
 /** A throw inside a uWS callback must never reach uWS: answer 500 and keep serving. */

@@ -68,6 +68,7 @@ export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: Htt
     const authorization = deps.auth === null ? "" : req.getHeader("authorization");
     const cookie = deps.auth === null ? "" : req.getHeader("cookie");
     const ip = clientAddress(decoder.decode(res.getRemoteAddressAsText()), req.getHeader("x-forwarded-for"), deps.trustProxy);
+    const head = req.getMethod() === "head";
     let request: QuotesRequest;
     try {
       if (origin.kind === "forbidden") {
@@ -84,8 +85,15 @@ export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: Htt
       respondError(res, err, origin.kind === "allowed" ? corsHeaders(origin) : undefined);
       return;
     }
+    // HEAD opens no stream and holds no slot, so it does not ask the primary for one, and answers
+    // here, synchronously: uWS closes a keep-alive connection whose next request arrives while an
+    // answer is still pending, so a pipelined request after an async HEAD would get nothing.
+    if (head && deps.auth === null) {
+      headersOnly(res, origin.kind === "allowed" ? corsHeaders(origin) : undefined);
+      return;
+    }
     // Attaches onAborted (uWS: before this handler returns).
-    const sub = new Subscriber(res, ip, deps, origin);
+    const sub = new Subscriber(res, ip, deps, origin, head);
     pending.count++;
     const done = () => pending.count--;
     if (deps.auth === null) {
@@ -130,6 +138,8 @@ class Subscriber implements ExpiringStream {
     private readonly ip: string,
     private readonly deps: QuotesRouteDeps,
     private readonly origin: OriginDecision,
+    /** HEAD: answered with the headers a GET would get once the token is checked; no stream, no slot. */
+    private readonly head = false,
   ) {
     // uWS rule: a response not ended inside its handler MUST have onAborted attached before the
     // handler returns, and must never be touched after it fires. Attached here, not in the route
@@ -142,6 +152,13 @@ class Subscriber implements ExpiringStream {
   /** Ask the primary for a slot, then open the stream (or answer why not). */
   admit(request: QuotesRequest, grant: Grant | null): Promise<void> {
     if (this.#gone) return Promise.resolve();
+    if (this.head) {
+      // The token was good: what a GET would be told, without a stream or a slot.
+      this.#gone = true;
+      this.#finish();
+      headersOnly(this.res, this.#cors());
+      return Promise.resolve();
+    }
     return this.deps.admission.admit(this.ip).then(
       (verdict) => this.admitted(verdict, request, grant),
       // The primary did not answer: let the client in rather than refuse everyone.
@@ -251,6 +268,22 @@ class Subscriber implements ExpiringStream {
       this.deps.admission.release(this.ip);
     }
   }
+}
+
+/**
+ * HEAD /quotes: the status and headers of an admitted GET, and no body (so no Content-Length either;
+ * the GET's framing header is kept).
+ */
+function headersOnly(res: HttpResponse, cors: Readonly<Record<string, string>> | undefined): void {
+  res.cork(() => {
+    res.writeStatus("200 OK");
+    res.writeHeader("Content-Type", "text/event-stream");
+    res.writeHeader("Cache-Control", "no-cache");
+    res.writeHeader("X-Accel-Buffering", "no");
+    if (cors !== undefined) for (const name in cors) res.writeHeader(name, cors[name]!);
+    res.writeHeader("Transfer-Encoding", "chunked");
+    res.endWithoutBody();
+  });
 }
 
 function draining(deps: QuotesRouteDeps): ServiceUnavailableError {
