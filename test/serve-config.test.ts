@@ -37,6 +37,9 @@ t.test("serve-config - defaults within the contract's bounds", async (t) => {
     authHs256Secret: undefined,
     authPublicKey: undefined,
     corsOrigins: [],
+    metricsHost: "127.0.0.1",
+    streamReplicas: undefined,
+    authHs256SecretFile: undefined,
   });
 });
 
@@ -59,6 +62,8 @@ t.test("serve-config - environment variables are used", async (t) => {
     QUOTECAST_METRICS_PORT: "9100",
     QUOTECAST_DRAIN_MS: "2000",
     QUOTECAST_CORS_ORIGINS: "https://a.example",
+    QUOTECAST_METRICS_HOST: "0.0.0.0",
+    QUOTECAST_STREAM_REPLICAS: "3",
   });
   t.same(cfg, {
     port: 9000,
@@ -80,6 +85,9 @@ t.test("serve-config - environment variables are used", async (t) => {
     authHs256Secret: undefined,
     authPublicKey: undefined,
     corsOrigins: ["https://a.example"],
+    metricsHost: "0.0.0.0",
+    streamReplicas: 3,
+    authHs256SecretFile: undefined,
   });
 });
 
@@ -158,4 +166,17 @@ t.test("serve-config - authentication and CORS options are checked", async (t) =
   t.throws(() => parseServeConfig(["--auth-hs256-secret", "s3cret", "--auth-public-key", "/k.pem"], {}), { name: "ConfigError", message: /not both/ });
   t.throws(() => parseServeConfig(["--cors-origins", "https://a.example/path"], {}), { name: "ConfigError", message: /exact origins/ });
   t.same(parseServeConfig(["--cors-origins", "*"], {}).corsOrigins, ["*"]);
+});
+
+t.test("serve-config - --trust-proxy takes addresses and CIDR ranges, IPv4 and IPv6", async (t) => {
+  t.same(parseServeConfig(["--trust-proxy", "10.0.0.0/8, fd00::/8,::1,192.168.1.7"], {}).trustProxy, ["10.0.0.0/8", "fd00::/8", "::1", "192.168.1.7"]);
+  t.match(configError(["--trust-proxy", "10.0.0.0/8,ingress-nginx"], {}), /^--trust-proxy: "ingress-nginx" is not an IP address or CIDR range/);
+  t.match(configError([], { QUOTECAST_TRUST_PROXY: "10.0.0.0/40" }), /prefix length must be 0 to 32/);
+});
+
+t.test("serve-config - --stream-replicas 1 to 5, --metrics-host", async (t) => {
+  t.equal(parseServeConfig(["--stream-replicas", "5"], {}).streamReplicas, 5);
+  t.match(configError(["--stream-replicas", "0"]), /at least 1/);
+  t.match(configError(["--stream-replicas", "6"]), /at most 5/);
+  t.equal(parseServeConfig(["--metrics-host", "::"], {}).metricsHost, "::");
 });

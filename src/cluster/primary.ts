@@ -56,7 +56,7 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
     for (let i = 0; i < cfg.workers; i++) fork();
 
     if (cfg.metricsPort !== 0) {
-      metricsServer = serveMetrics(aggregator, own, cfg.host, cfg.metricsPort, log);
+      metricsServer = serveMetrics(aggregator, own, cfg.metricsHost, cfg.metricsPort, log);
     }
 
     let firstSignalAt = 0;

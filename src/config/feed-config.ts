@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config-error.js";
+import { commandHelp } from "./help.js";
 import { SYMBOL_PATTERN, isSymbol } from "../feed/symbol.js";
 import { MAX_SEED } from "../simulator/rng.js";
 import { DEFAULT_UNIVERSE_SIZE, MAX_UNIVERSE_SIZE } from "../simulator/universe.js";
@@ -26,22 +27,25 @@ export interface FeedConfig {
   readonly durationSec: number | null;
   /** null: the run picks a random seed (and logs it, so the run can be reproduced). */
   readonly seed: number | null;
+  /** Replicas of the QUOTES stream when the feed creates it; undefined: inferred from the cluster. */
+  readonly streamReplicas: number | undefined;
   readonly help: boolean;
 }
 
-export const FEED_USAGE = `Usage: quotecast feed [options]
+/** `feed` options: flag, environment variable (read like `serve`'s: flags win), meaning, default. */
+export const FEED_OPTIONS = [
+  { flag: "nats", env: "NATS_URL", help: "comma-separated NATS server URLs", default: DEFAULT_NATS_URL },
+  { flag: "symbols", env: "QUOTECAST_FEED_SYMBOLS", help: `simulate this many symbols, well-known tickers first (max ${MAX_UNIVERSE_SIZE})`, default: DEFAULT_UNIVERSE_SIZE },
+  { flag: "symbol-list", env: "QUOTECAST_FEED_SYMBOL_LIST", help: "simulate exactly these symbols, comma-separated (case-insensitive)" },
+  { flag: "rate", env: "QUOTECAST_FEED_RATE", help: "quotes per second, all symbols together", default: DEFAULT_FEED_RATE },
+  { flag: "duration", env: "QUOTECAST_FEED_DURATION", help: "seconds to run (default: until SIGINT/SIGTERM)" },
+  { flag: "seed", env: "QUOTECAST_FEED_SEED", help: `whole number 0..${MAX_SEED}: the same seed replays the same prices (default: random, logged)` },
+  { flag: "stream-replicas", env: "QUOTECAST_STREAM_REPLICAS", help: "replicas of the QUOTES stream when the feed creates it, 1-5 (default: inferred)" },
+] as const;
 
-Publishes simulated quotes to NATS on quotes.<SYMBOL>.
+type FeedFlag = (typeof FEED_OPTIONS)[number]["flag"];
 
-Options:
-  --nats <urls>          comma-separated NATS URLs (env NATS_URL; default ${DEFAULT_NATS_URL})
-  --symbols <n>          simulate n symbols, well-known tickers first (default ${DEFAULT_UNIVERSE_SIZE}, max ${MAX_UNIVERSE_SIZE})
-  --symbol-list <A,B,C>  simulate exactly these symbols (case-insensitive)
-  --rate <n>             quotes per second, all symbols together (default ${DEFAULT_FEED_RATE})
-  --duration <seconds>   stop after this long (default: until SIGINT/SIGTERM)
-  --seed <n>             integer 0..${MAX_SEED}: the same seed replays the same prices
-  -h, --help             show this help
-`;
+export const FEED_USAGE = commandHelp("feed", "Publishes simulated quotes to NATS on quotes.<SYMBOL>.", FEED_OPTIONS);
 
 /**
  * Parse `quotecast feed` arguments (those after the command word). Flags win over the
@@ -50,7 +54,31 @@ Options:
 export function parseFeedArgs(argv: readonly string[], env: NodeJS.ProcessEnv): FeedConfig {
   // Tolerate being handed the command word too: "feed" can never be a valid positional here.
   const args = argv[0] === "feed" ? argv.slice(1) : [...argv];
-  const values = readArgs(args);
+  const flags = readArgs(args);
+  // A flag wins; else its environment variable, when set and not empty (as compose files leave them).
+  const fromEnv = new Set<FeedFlag>();
+  const values: Partial<Record<FeedFlag, string>> & { help?: boolean } = { help: flags.help };
+  for (const o of FEED_OPTIONS) {
+    const flag = flags[o.flag];
+    const envValue = env[o.env];
+    if (flag !== undefined) values[o.flag] = flag;
+    else if (envValue !== undefined && envValue.trim() !== "") {
+      values[o.flag] = envValue;
+      fromEnv.add(o.flag);
+    }
+  }
+  try {
+    return parseValues(values, fromEnv.has("nats") || values.nats === undefined ? "NATS_URL" : "--nats");
+  } catch (err) {
+    // The messages name the flag; a value from the environment is reported under its variable.
+    if (!(err instanceof ConfigError)) throw err;
+    const named = FEED_OPTIONS.find((o) => fromEnv.has(o.flag) && o.flag !== "nats" && err.message.includes(`--${o.flag} `));
+    if (named === undefined) throw err;
+    throw new ConfigError(err.message.replace(`--${named.flag} `, `${named.env} `), { cause: err.cause });
+  }
+}
+
+function parseValues(values: Partial<Record<FeedFlag, string>> & { help?: boolean }, natsSource: string): FeedConfig {
 
   if (values.symbols !== undefined && values["symbol-list"] !== undefined) {
     throw new ConfigError("--symbols and --symbol-list are mutually exclusive: give a count or a list, not both");
@@ -61,14 +89,13 @@ export function parseFeedArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
       ? { kind: "list", symbols: parseSymbolList(values["symbol-list"]) }
       : { kind: "generated", count: values.symbols === undefined ? DEFAULT_UNIVERSE_SIZE : parseSymbolCount(values.symbols) };
 
-  // An empty NATS_URL (`NATS_URL= quotecast feed`) means unset, as shells and compose files use it.
-  const envNats = env.NATS_URL === "" ? undefined : env.NATS_URL;
   return {
-    servers: parseServers(values.nats ?? envNats ?? DEFAULT_NATS_URL, values.nats !== undefined ? "--nats" : "NATS_URL"),
+    servers: parseServers(values.nats ?? DEFAULT_NATS_URL, natsSource),
     universe,
     rate: values.rate === undefined ? DEFAULT_FEED_RATE : parseRate(values.rate),
     durationSec: values.duration === undefined ? null : parseDuration(values.duration),
     seed: values.seed === undefined ? null : parseSeed(values.seed),
+    streamReplicas: values["stream-replicas"] === undefined ? undefined : parseReplicas(values["stream-replicas"]),
     help: values.help ?? false,
   };
 }
@@ -86,6 +113,7 @@ function readArgs(args: string[]) {
         rate: { type: "string" },
         duration: { type: "string" },
         seed: { type: "string" },
+        "stream-replicas": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -153,6 +181,12 @@ function parseSeed(text: string): number {
   if (!Number.isSafeInteger(n) || n > MAX_SEED) {
     throw new ConfigError(`--seed must be a whole number from 0 to ${MAX_SEED}, got "${text}"`);
   }
+  return n;
+}
+
+function parseReplicas(text: string): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= 5)) throw new ConfigError(`--stream-replicas must be a whole number from 1 to 5, got "${text}"`);
   return n;
 }
 

@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config-error.js";
+import { InvalidProxyAddressError, parseTrustedProxies } from "../http/client-address.js";
 
 /** Everything `quotecast serve` can be told, after flags, environment and defaults. */
 export interface ServeConfig {
@@ -23,6 +25,12 @@ export interface ServeConfig {
   readonly authHs256Secret: string | undefined;
   readonly authPublicKey: string | undefined;
   readonly corsOrigins: readonly string[];
+  /** Where /metrics listens; loopback unless told otherwise (the endpoint is unauthenticated). */
+  readonly metricsHost: string;
+  /** Replicas of the QUOTES stream when this process creates it; undefined: inferred from the cluster. */
+  readonly streamReplicas: number | undefined;
+  /** A file holding the HS256 secret (kept out of `ps` and shell history); its content becomes authHs256Secret. */
+  readonly authHs256SecretFile: string | undefined;
 }
 
 type Kind = "int" | "string" | "list";
@@ -47,7 +55,7 @@ export const SERVE_OPTIONS = {
   maxConnectionsPerIp: { flag: "max-connections-per-ip", env: "QUOTECAST_MAX_CONNECTIONS_PER_IP", kind: "int", min: 1, help: "connection cap per client address" },
   maxConnectRate: { flag: "max-connect-rate", env: "QUOTECAST_MAX_CONNECT_RATE", kind: "int", min: 0, help: "new connections per second, whole server (0: no limit)" },
   maxConnectRatePerIp: { flag: "max-connect-rate-per-ip", env: "QUOTECAST_MAX_CONNECT_RATE_PER_IP", kind: "int", min: 0, help: "new connections per second per client address (0: no limit)" },
-  trustProxy: { flag: "trust-proxy", env: "QUOTECAST_TRUST_PROXY", kind: "list", help: "proxy addresses whose X-Forwarded-For is believed" },
+  trustProxy: { flag: "trust-proxy", env: "QUOTECAST_TRUST_PROXY", kind: "list", help: "proxy addresses and CIDR ranges (IPv4, IPv6) whose X-Forwarded-For is believed" },
   maxSymbols: { flag: "max-symbols", env: "QUOTECAST_MAX_SYMBOLS", kind: "int", min: 1, max: 100_000, help: "most symbols per connection" },
   maxQuoteBytes: { flag: "max-quote-bytes", env: "QUOTECAST_MAX_QUOTE_BYTES", kind: "int", min: 64, max: 1_048_576, help: "larger feed messages are invalid" },
   slowConsumerMs: { flag: "slow-consumer-ms", env: "QUOTECAST_SLOW_CONSUMER_MS", kind: "int", min: 100, help: "a connection congested this long is closed" },
@@ -56,6 +64,9 @@ export const SERVE_OPTIONS = {
   authHs256Secret: { flag: "auth-hs256-secret", env: "QUOTECAST_AUTH_HS256_SECRET", kind: "string", help: "HS256 token secret (turns authentication on)" },
   authPublicKey: { flag: "auth-public-key", env: "QUOTECAST_AUTH_PUBLIC_KEY", kind: "string", help: "PEM or JWKS file for RS256/EdDSA tokens (turns authentication on)" },
   corsOrigins: { flag: "cors-origins", env: "QUOTECAST_CORS_ORIGINS", kind: "list", help: "origins allowed to subscribe from a browser" },
+  metricsHost: { flag: "metrics-host", env: "QUOTECAST_METRICS_HOST", kind: "string", help: "bind address of the metrics endpoint" },
+  streamReplicas: { flag: "stream-replicas", env: "QUOTECAST_STREAM_REPLICAS", kind: "int", min: 1, max: 5, help: "replicas of the QUOTES stream when this process creates it (default: inferred)" },
+  authHs256SecretFile: { flag: "auth-hs256-secret-file", env: "QUOTECAST_AUTH_HS256_SECRET_FILE", kind: "string", help: "file holding the HS256 token secret (turns authentication on)" },
 } as const satisfies Record<keyof ServeConfig, OptionSpec>;
 
 export const SERVE_DEFAULTS: ServeConfig = {
@@ -78,6 +89,9 @@ export const SERVE_DEFAULTS: ServeConfig = {
   authHs256Secret: undefined,
   authPublicKey: undefined,
   corsOrigins: [],
+  metricsHost: "127.0.0.1",
+  streamReplicas: undefined,
+  authHs256SecretFile: undefined,
 };
 
 /** Flags win over environment variables, which win over defaults. Throws ConfigError. */
@@ -102,7 +116,17 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     const source = fromFlag !== undefined ? `--${spec.flag}` : spec.env;
     out[key] = convert(raw, spec, source);
   }
+  if (out.authHs256SecretFile !== undefined) {
+    if (out.authHs256Secret !== undefined) throw new ConfigError("give either --auth-hs256-secret or --auth-hs256-secret-file, not both");
+    out.authHs256Secret = readSecretFile(out.authHs256SecretFile as string);
+  }
   const cfg = out as unknown as ServeConfig;
+  try {
+    parseTrustedProxies(cfg.trustProxy);
+  } catch (err) {
+    if (err instanceof InvalidProxyAddressError) throw new ConfigError(`--trust-proxy: ${err.message}`, { cause: err });
+    throw err;
+  }
   if (cfg.natsServers.length === 0) throw new ConfigError("--nats needs at least one server URL");
   if (cfg.authHs256Secret !== undefined && cfg.authPublicKey !== undefined) {
     throw new ConfigError("give either --auth-hs256-secret or --auth-public-key, not both");
@@ -114,6 +138,19 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     throw new ConfigError(`--metrics-port ${cfg.metricsPort} is the same as --port: choose another`);
   }
   return cfg;
+}
+
+/** The secret is the file's content without its trailing line break (editors and `echo` add one). */
+function readSecretFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`--auth-hs256-secret-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  const secret = text.replace(/\r?\n$/, "");
+  if (secret === "") throw new ConfigError(`--auth-hs256-secret-file: ${path} is empty`);
+  return secret;
 }
 
 function nonEmpty(s: string | undefined): string | undefined {
