@@ -55,7 +55,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
       onInvalid: (reason) => invalid[reason]++,
       onLoaded: (epoch) => fanout.markLoaded(epoch, performance.now()),
     },
-    { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}` },
+    { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas },
     log.child({ component: "ingest" }),
   );
   const drain = new Drain(fanout, cfg.drainMs, cfg.flushMs, log);

@@ -23,6 +23,8 @@ export interface IngestOptions {
   readonly servers: readonly string[];
   readonly maxQuoteBytes: number;
   readonly name: string;
+  /** `--stream-replicas`: replicas when this worker creates the stream; undefined infers them. */
+  readonly streamReplicas?: number | undefined;
 }
 
 /** Catch-ups read again, at most, when they end short of the stream leader's last sequence. */
@@ -139,7 +141,7 @@ export class FeedIngest {
     const old = this.#catchUp;
     this.#catchUp = null;
     await old?.close().catch(() => undefined);
-    const info = await this.#retry("set up the quote stream", () => ensureQuoteStream(nc, this.#log));
+    const info = await this.#retry("set up the quote stream", () => ensureQuoteStream(nc, this.#log, { replicas: this.#opts.streamReplicas }));
     if (info === null || generation !== this.#generation) return;
     const epoch = epochFromCreated(info.created);
     if (this.#epoch !== null && epoch !== this.#epoch) {

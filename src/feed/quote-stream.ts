@@ -14,12 +14,28 @@ export const QUOTE_STREAM = "QUOTES";
  */
 export const LIVE_PREFIX = "qc.live.";
 
+export interface QuoteStreamOptions {
+  /**
+   * Replicas when this process creates the stream (`--stream-replicas`); always wins over the
+   * inference, which cannot see a cluster whose servers do not advertise (the official Helm
+   * chart's `no_advertise: true`). Default: the servers the connection can see, at most 3.
+   */
+  readonly replicas?: number | undefined;
+}
+
 /**
  * Create the last-value stream when it is missing; the server and the feed both call this,
  * whichever starts first wins and the other finds it. On a NATS cluster it is replicated
- * (up to 3 replicas) so that losing one node loses no last value and no resume id.
+ * (up to 3 replicas) so that losing one node loses no last value and no resume id. Logs the
+ * replicas the stream actually has, and warns when they are fewer than they should be.
  */
-export async function ensureQuoteStream(nc: NatsConnection, log: Logger): Promise<StreamInfo> {
+export async function ensureQuoteStream(nc: NatsConnection, log: Logger, opts: QuoteStreamOptions = {}): Promise<StreamInfo> {
+  const info = await ensureStream(nc, log, opts.replicas);
+  reportReplicas(info, clusterSize(nc), opts.replicas, log);
+  return info;
+}
+
+async function ensureStream(nc: NatsConnection, log: Logger, wanted: number | undefined): Promise<StreamInfo> {
   const jsm = await jetstreamManager(nc);
   try {
     const info = await jsm.streams.info(QUOTE_STREAM);
@@ -41,7 +57,7 @@ export async function ensureQuoteStream(nc: NatsConnection, log: Logger): Promis
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  const replicas = Math.min(3, clusterSize(nc));
+  const replicas = wanted ?? Math.min(3, clusterSize(nc));
   try {
     const info = await createStream(jsm, replicas);
     log.info({ stream: QUOTE_STREAM, replicas }, "created the last-value quote stream");
@@ -76,6 +92,24 @@ const REPUBLISH = { src: QUOTES_WILDCARD, dest: LIVE_PREFIX + QUOTES_WILDCARD };
 /** Whether servers can follow this stream's live feed by subscription (else with a consumer). */
 export function republishesLive(info: StreamInfo): boolean {
   return info.config.republish?.dest === REPUBLISH.dest;
+}
+
+/**
+ * One line with the stream's actual replicas; a warning when they are fewer than asked for, or
+ * (nothing asked) fewer than the servers visible, up to 3: losing the node that holds a
+ * single replica loses every last value and resume id. A cluster whose servers do not advertise
+ * looks like one server here, which is why `--stream-replicas` exists.
+ */
+export function reportReplicas(info: StreamInfo, visibleServers: number, wanted: number | undefined, log: Logger): void {
+  const replicas = info.config.num_replicas ?? 1;
+  const fields = { stream: QUOTE_STREAM, replicas, wanted: wanted ?? null, visibleServers };
+  if (wanted !== undefined && replicas < wanted) {
+    log.warn(fields, `the quote stream has ${replicas} replica(s), fewer than --stream-replicas ${wanted}: it was created before with fewer; raise them with: nats stream edit ${QUOTE_STREAM} --replicas ${wanted}`);
+  } else if (wanted === undefined && replicas < Math.min(3, visibleServers)) {
+    log.warn(fields, `the quote stream has ${replicas} replica(s) while ${visibleServers} NATS servers are visible: losing one node can lose last values and resume ids; set --stream-replicas, or: nats stream edit ${QUOTE_STREAM} --replicas ${Math.min(3, visibleServers)}`);
+  } else {
+    log.info(fields, "quote stream replicas");
+  }
 }
 
 /** Servers in the cluster the connection belongs to, as far as the INFO it got tells. */

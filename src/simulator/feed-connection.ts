@@ -40,7 +40,7 @@ export class QuoteStreamUnavailableError extends Error {
  * early quote misses the snapshot. Once connected, the feed rides out NATS restarts: it keeps
  * reconnecting rather than exiting, as a simulator left running under `npm start` should.
  */
-export async function connectFeed(servers: readonly string[], log: Logger): Promise<NatsConnection> {
+export async function connectFeed(servers: readonly string[], log: Logger, streamReplicas?: number): Promise<NatsConnection> {
   let nc: NatsConnection;
   try {
     // The list is an order of preference, as for the servers (see src/feed/ingest.ts).
@@ -49,7 +49,7 @@ export async function connectFeed(servers: readonly string[], log: Logger): Prom
     throw new NatsUnavailableError(servers, { cause: err });
   }
   try {
-    await ensureQuoteStream(nc, log);
+    await ensureQuoteStream(nc, log, { replicas: streamReplicas });
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw new QuoteStreamUnavailableError(servers, { cause: err });

@@ -31,7 +31,7 @@ export async function runFeedWith(config: FeedConfig, log: Logger): Promise<numb
   const symbols = config.universe.kind === "list" ? config.universe.symbols : generateUniverse(config.universe.count);
   const seed = config.seed ?? randomInt(0, MAX_SEED + 1);
   const generator = new QuoteGenerator(symbols, config.rate, seed);
-  const nc = await connectFeed(config.servers, log);
+  const nc = await connectFeed(config.servers, log, config.streamReplicas);
 
   log.info(
     {
@@ -120,7 +120,7 @@ function publishUntilStopped(nc: NatsConnection, generator: QuoteGenerator, conf
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
 
-    void watchStatus(nc, log, (up) => (connected = up));
+    void watchStatus(nc, log, config.streamReplicas, (up) => (connected = up));
     void nc.closed().then((err) => {
       // Closing is expected only from our own drain; anything else ends the run as a failure.
       if (!stopping) void stop("NATS connection closed", 1, err ?? undefined);
@@ -149,7 +149,7 @@ function publishUntilStopped(nc: NatsConnection, generator: QuoteGenerator, conf
   });
 }
 
-async function watchStatus(nc: NatsConnection, log: Logger, setConnected: (up: boolean) => void): Promise<void> {
+async function watchStatus(nc: NatsConnection, log: Logger, streamReplicas: number | undefined, setConnected: (up: boolean) => void): Promise<void> {
   for await (const s of nc.status()) {
     if (s.type === "disconnect") {
       setConnected(false);
@@ -159,7 +159,7 @@ async function watchStatus(nc: NatsConnection, log: Logger, setConnected: (up: b
       log.info({ server: s.server }, "NATS reconnected");
       // The server may have come back with an empty store (a fresh container): recreate the
       // last-value stream now rather than wait for a quotecast server to do it.
-      ensureQuoteStream(nc, log).catch((err: unknown) => log.warn({ err }, "could not re-check the last-value quote stream"));
+      ensureQuoteStream(nc, log, { replicas: streamReplicas }).catch((err: unknown) => log.warn({ err }, "could not re-check the last-value quote stream"));
     }
   }
 }
