@@ -26,37 +26,83 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   new Gauge({ name: "quotecast_max_connections", help: "The --max-connections cap (whole server)", registers: [own], collect() { this.set(cfg.maxConnections); } });
   serveAdmission(new Admission(cfg));
   let stopping = false;
+  let exitCode = 0;
   let metricsServer: Server | null = null;
+  // Workers of the first start, and workers that have told us they serve. A worker of the first
+  // start that dies before serving is a configuration error (its port is taken, its address is
+  // not local): restarting it would only fill the log, and systemd or Kubernetes would never see
+  // a failed start. Restarts are for workers that die after serving.
+  const firstStart = new Set<number>();
+  const serving = new Set<number>();
+  const startFailures = new Map<number, string>();
 
   return new Promise((resolve) => {
-    const fork = (): Worker => {
+    const finish = (): void => {
+      if (Object.keys(cluster.workers ?? {}).length > 0) return;
+      metricsServer?.close();
+      resolve(exitCode);
+    };
+
+    /** Stop everything and exit 1, with one line on stderr that says what to fix. */
+    const fatal = (message: string, fields: Record<string, unknown>): void => {
+      if (stopping) return;
+      stopping = true;
+      exitCode = 1;
+      log.fatal(fields, message);
+      console.error(`quotecast: ${message}`);
+      // Nothing has been serving for long (this is the first start): no drain to wait for.
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGKILL");
+      finish();
+    };
+
+    const fork = (first: boolean): Worker => {
       const worker = cluster.fork({ [CONFIG_ENV]: JSON.stringify(cfg) });
+      if (first) firstStart.add(worker.id);
       log.info({ worker: worker.id, pid: worker.process.pid }, "worker started");
       return worker;
     };
 
+    cluster.on("message", (worker, msg: WorkerMessage) => {
+      if (msg?.type === "serving") serving.add(worker.id);
+      else if (msg?.type === "start-failed") startFailures.set(worker.id, msg.error);
+    });
+
     cluster.on("exit", (worker, code, signal) => {
+      const served = serving.delete(worker.id);
+      const failure = startFailures.get(worker.id);
+      startFailures.delete(worker.id);
       if (stopping) {
         log.info({ worker: worker.id, code, signal }, "worker stopped");
-        if (Object.keys(cluster.workers ?? {}).length === 0) {
-          metricsServer?.close();
-          resolve(0);
-        }
+        finish();
         return;
       }
+      if (!served && firstStart.has(worker.id)) {
+        fatal(failure ?? `a worker exited before serving (code ${code}, signal ${signal}); see the log above`, { worker: worker.id, code, signal });
+        return;
+      }
+      firstStart.delete(worker.id);
       workerRestarts.inc();
       const delay = restarts.onExit(Date.now());
       const level = restarts.crashLooping ? "error" : "warn";
-      log[level]({ worker: worker.id, code, signal, restartInMs: delay, recentExits: restarts.recentExits }, restarts.crashLooping ? "worker keeps dying; restarting with backoff" : "worker died; restarting");
+      const what = served ? (restarts.crashLooping ? "worker keeps dying; restarting with backoff" : "worker died; restarting") : "a restarted worker failed to start; retrying with backoff";
+      log[level]({ worker: worker.id, code, signal, restartInMs: delay, recentExits: restarts.recentExits, ...(failure === undefined ? {} : { error: failure }) }, what);
+      // Not unref'd: between a death and its restart this timer may be all that keeps the primary
+      // alive (with --metrics-port 0 nothing else does), and an empty event loop would exit 0.
       setTimeout(() => {
-        if (!stopping) fork();
-      }, delay).unref();
+        if (!stopping) fork(false);
+      }, delay);
     });
 
-    for (let i = 0; i < cfg.workers; i++) fork();
-
-    if (cfg.metricsPort !== 0) {
-      metricsServer = serveMetrics(aggregator, own, cfg.metricsHost, cfg.metricsPort, log);
+    const forkAll = (): void => {
+      for (let i = 0; i < cfg.workers; i++) fork(true);
+    };
+    if (cfg.metricsPort === 0) {
+      forkAll();
+    } else {
+      // Metrics first: a metrics port in use is a configuration error, found before any worker starts.
+      metricsServer = serveMetrics(aggregator, own, cfg.metricsHost, cfg.metricsPort, log, forkAll, (err) =>
+        fatal(`cannot serve metrics on ${cfg.metricsHost}:${cfg.metricsPort}: ${listenProblem(err)}; choose another --metrics-port (0 turns metrics off)`, { err }),
+      );
     }
 
     let firstSignalAt = 0;
@@ -74,7 +120,7 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
       firstSignalAt = Date.now();
       log.info({ signal, drainMs: cfg.drainMs }, "draining workers");
       for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: "drain" });
-      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(0);
+      finish();
       // A worker that does not finish its drain in time is not allowed to hold up the exit.
       setTimeout(() => {
         for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGKILL");
@@ -85,7 +131,25 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   });
 }
 
-function serveMetrics(aggregator: AggregatorRegistry<PrometheusContentType>, own: Registry<PrometheusContentType>, host: string, port: number, log: Logger): Server {
+/** What a worker tells the primary about its start. */
+export type WorkerMessage = { type: "serving"; port: number } | { type: "start-failed"; error: string } | { type?: undefined };
+
+function listenProblem(err: NodeJS.ErrnoException): string {
+  if (err.code === "EADDRINUSE") return "the port is in use";
+  if (err.code === "EADDRNOTAVAIL") return "the address is not local";
+  if (err.code === "EACCES") return "permission denied (ports below 1024 need privileges)";
+  return err.message;
+}
+
+function serveMetrics(
+  aggregator: AggregatorRegistry<PrometheusContentType>,
+  own: Registry<PrometheusContentType>,
+  host: string,
+  port: number,
+  log: Logger,
+  onListening: () => void,
+  onListenError: (err: NodeJS.ErrnoException) => void,
+): Server {
   const server = createServer((req, res) => {
     if (req.url !== "/metrics" || req.method !== "GET") {
       res.writeHead(req.url === "/metrics" ? 405 : 404, { "Content-Type": "application/json" });
@@ -103,7 +167,15 @@ function serveMetrics(aggregator: AggregatorRegistry<PrometheusContentType>, own
       },
     );
   });
-  server.on("error", (err) => log.error({ err, port }, "metrics endpoint failed"));
-  server.listen(port, host, () => log.info({ port }, "metrics endpoint listening"));
+  let listening = false;
+  server.on("error", (err: NodeJS.ErrnoException) => {
+    if (!listening) onListenError(err);
+    else log.error({ err, port }, "metrics endpoint failed");
+  });
+  server.listen(port, host, () => {
+    listening = true;
+    log.info({ host, port }, "metrics endpoint listening");
+    onListening();
+  });
   return server;
 }

@@ -1,8 +1,16 @@
 import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
 import type { ServeConfig } from "../config/serve-config.js";
 import { flushLogger, logger } from "../logger.js";
-import { CONFIG_ENV } from "./primary.js";
+import { CONFIG_ENV, type WorkerMessage } from "./primary.js";
 import { startWorker } from "./worker.js";
+
+/** Send the primary a message and wait until it is on its way (an exit right after would lose it). */
+function tell(msg: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.send === undefined) resolve();
+    else process.send(msg, undefined, {}, () => resolve());
+  });
+}
 
 /** Entry of a forked worker: start serving, drain on the primary's word or on a signal, exit 0. */
 export async function workerMain(): Promise<number> {
@@ -12,7 +20,18 @@ export async function workerMain(): Promise<number> {
   // worker down with it. A thrown exception still ends the worker: its state may be broken, and
   // the primary restarts it while its clients resume elsewhere with their Last-Event-ID.
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled promise rejection; still serving"));
-  const worker = await startWorker(cfg, log);
+  let worker: Awaited<ReturnType<typeof startWorker>>;
+  try {
+    worker = await startWorker(cfg, log);
+  } catch (err) {
+    // Told to the primary, which decides (a first start that fails stops the server with one
+    // line on stderr); this worker only logs it and exits.
+    log.error({ err }, "worker failed to start");
+    await tell({ type: "start-failed", error: (err as Error).message ?? String(err) });
+    flushLogger();
+    return 1;
+  }
+  await tell({ type: "serving", port: worker.port });
   // prom-client: the primary's clusterMetrics() asks every worker over IPC, and only workers
   // that constructed an AggregatorRegistry answer; without this the primary times out.
   new AggregatorRegistry<PrometheusContentType>();

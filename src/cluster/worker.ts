@@ -157,11 +157,16 @@ export function heartbeatSweepMs(heartbeatMs: number): number {
   return Math.max(10, Math.min(1000, Math.floor(heartbeatMs / 4)));
 }
 
+/** uWS reports no reason, only that listening failed: a configuration error, not worth a restart. */
+export class ListenError extends Error {
+  override readonly name = "ListenError";
+}
+
 function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<us_listen_socket> {
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket) => {
       if (socket) resolve(socket);
-      else reject(new Error(`cannot listen on ${host}:${port}: the port is in use or the address is not local`));
+      else reject(new ListenError(`cannot listen on ${host}:${port}: the port is in use or the address is not local; choose another --port or --host`));
     });
   });
 }
