@@ -4,7 +4,9 @@
 import { readFileSync } from "node:fs";
 import t from "tap";
 import { parse, parseAllDocuments } from "yaml";
+import { FEED_OPTIONS } from "../src/config/feed-config.js";
 import { SERVE_DEFAULTS, SERVE_OPTIONS } from "../src/config/serve-config.js";
+import { parseTrustedProxies } from "../src/http/client-address.js";
 import { startNatsServer } from "./helpers/nats-server.js";
 import { startQuotecast } from "./helpers/quotecast.js";
 
@@ -26,7 +28,8 @@ interface Service {
   environment?: Record<string, string>;
   stop_grace_period?: string;
   volumes?: string[];
-  depends_on?: string[];
+  depends_on?: string[] | Record<string, { condition: string }>;
+  healthcheck?: { test?: string[]; disable?: boolean };
 }
 interface K8sObject {
   kind: string;
@@ -34,7 +37,7 @@ interface K8sObject {
   spec: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-const KNOWN_ENV = new Set<string>([...Object.values(SERVE_OPTIONS).map((o) => o.env), "NATS_URL", "NODE_ENV", "LOG_LEVEL"]);
+const KNOWN_ENV = new Set<string>([...Object.values(SERVE_OPTIONS).map((o) => o.env), ...FEED_OPTIONS.map((o) => o.env), "NATS_URL", "NODE_ENV", "LOG_LEVEL"]);
 const seconds = (s: string): number => Number(/^(\d+)s$/.exec(s)?.[1] ?? NaN);
 const drainSeconds = SERVE_DEFAULTS.drainMs / 1000;
 /** The primary SIGKILLs workers that have not finished draining this long after the drain window. */
@@ -49,7 +52,12 @@ t.test("deploy - every metric named by the dashboard, the alert rules and the au
   t.equal((await fetch(`${qc.base}/readyz`)).status, 200, "/readyz");
   t.equal((await fetch(`${qc.base}/healthz`)).status, 200, "/healthz");
 
-  const text = await qc.metrics();
+  // /readyz answers once one worker serves; the primary's aggregation needs every worker up.
+  let text = "";
+  for (let i = 0; i < 100 && !text.includes("quotecast_connections"); i++) {
+    text = await qc.metrics().catch(() => "");
+    if (!text.includes("quotecast_connections")) await new Promise((r) => setTimeout(r, 100));
+  }
   const exported = new Set(text.split("\n").filter((l) => l.startsWith("quotecast_")).map((l) => /^[a-z0-9_]+/.exec(l)![0]));
   const exprs = [
     ...dashboard.panels.flatMap((p) => p.targets.map((x) => x.expr)),
@@ -165,4 +173,88 @@ t.test("deploy - systemd unit and sysctl settings for a node with 100k connectio
   const setting = (key: string) => Number(new RegExp(`^${key.replace(/\./g, "\\.")} = (\\d+)`, "m").exec(sysctl)?.[1]);
   t.ok(setting("fs.nr_open") >= nofile, "fs.nr_open allows LimitNOFILE");
   t.ok(setting("net.core.somaxconn") >= 4096, "accept queue for reconnect storms");
+});
+
+t.test("deploy - probes tolerate one slow answer, the pod meets Pod Security restricted, and Prometheus can reach it", async (t) => {
+  const deployment = k8s.find((o) => o.kind === "Deployment")!;
+  const pod = deployment.spec.template.spec;
+  const c = pod.containers[0];
+  t.ok(c.readinessProbe.failureThreshold >= 2, `readiness failureThreshold ${c.readinessProbe.failureThreshold}: one slow answer does not take the pod out`);
+  t.ok(c.readinessProbe.timeoutSeconds >= 2, `readiness timeout ${c.readinessProbe.timeoutSeconds} s, above the 1 s default`);
+  t.ok(c.livenessProbe.timeoutSeconds >= 2, "liveness timeout above the 1 s default");
+  t.same(pod.securityContext.seccompProfile, { type: "RuntimeDefault" }, "seccomp RuntimeDefault");
+  t.same([c.securityContext.allowPrivilegeEscalation, c.securityContext.capabilities.drop], [false, ["ALL"]]);
+
+  const env = Object.fromEntries((c.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+  t.not(env.QUOTECAST_METRICS_HOST, undefined, "the metrics host is set: the default (loopback) cannot be scraped");
+  t.notMatch(env.QUOTECAST_METRICS_HOST ?? "", /^127\.|^::1$|^localhost$/, "and not to loopback");
+  t.equal(SERVE_DEFAULTS.metricsHost, "127.0.0.1", "while the default stays loopback");
+  t.doesNotThrow(() => parseTrustedProxies((env.QUOTECAST_TRUST_PROXY ?? "").split(",")), `QUOTECAST_TRUST_PROXY ${env.QUOTECAST_TRUST_PROXY} parses`);
+  t.match(env.QUOTECAST_TRUST_PROXY, /\/\d+/, "a range (the ingress controller's pods change address), not one address");
+  const natsValues = parse(read("deploy/k8s/nats-values.yaml")) as { config: { cluster: { replicas: number } } };
+  t.equal(Number(env.QUOTECAST_STREAM_REPLICAS), natsValues.config.cluster.replicas, "stream replicas set to the NATS cluster's size (the chart hides it with no_advertise)");
+
+  const monitor = k8s.find((o) => o.kind === "PodMonitor");
+  t.ok(monitor, "a PodMonitor");
+  t.same(monitor!.spec.selector, deployment.spec.selector, "selects the quotecast pods");
+  const portNames = (c.ports as { name: string }[]).map((p) => p.name);
+  for (const e of monitor!.spec.podMetricsEndpoints as { port: string; path: string }[]) {
+    t.ok(portNames.includes(e.port), `scrapes container port ${e.port}`);
+    t.equal(e.path, "/metrics");
+  }
+  t.equal(deployment.spec.template.metadata.annotations["prometheus.io/port"], String(SERVE_DEFAULTS.metricsPort));
+  t.match(read("deploy/k8s/quotecast.yaml"), /~3\.3 KB per idle connection/, "the memory comment quotes the measured figure");
+});
+
+t.test("deploy - compose: NATS health checked, quotecast and the feed start after it, metrics reachable", async (t) => {
+  const s = compose.services;
+  for (const n of topology.nats) t.ok(s[n.name]!.healthcheck?.test?.join(" ").includes(":8222/healthz"), `${n.name} has a healthcheck on its monitoring port`);
+  for (const name of [...topology.quotecast.map((q) => q.name), topology.feed.name]) {
+    const deps = s[name]!.depends_on as Record<string, { condition: string }>;
+    t.same(Object.keys(deps).sort(), topology.nats.map((n) => n.name).sort(), `${name} depends on every NATS node`);
+    t.ok(Object.values(deps).every((d) => d.condition === "service_healthy"), `${name}: condition service_healthy`);
+  }
+  for (const q of topology.quotecast) {
+    const env = s[q.name]!.environment!;
+    t.equal(env.QUOTECAST_METRICS_HOST, "0.0.0.0", `${q.name}: metrics published, so not on loopback`);
+    t.equal(env.QUOTECAST_STREAM_REPLICAS, String(topology.nats.length));
+    t.doesNotThrow(() => parseTrustedProxies(env.QUOTECAST_TRUST_PROXY!.split(",")));
+  }
+  const lbDeps = s.lb!.depends_on as Record<string, { condition: string }>;
+  t.same(Object.keys(lbDeps).sort(), topology.quotecast.map((q) => q.name).sort());
+});
+
+t.test("deploy - sysctl: quotecast nodes reserve the service ports; the load balancer's lines live in their own file", async (t) => {
+  const node = read("deploy/sysctl-quotecast.conf");
+  const lb = read("deploy/sysctl-lb.conf");
+  const value = (text: string, key: string) => new RegExp(`^${key.replace(/\./g, "\\.")} = (.+)$`, "m").exec(text)?.[1];
+  t.equal(value(node, "net.ipv4.ip_local_port_range"), undefined, "no LB port range on quotecast nodes");
+  t.equal(value(node, "net.ipv4.tcp_tw_reuse"), undefined);
+  const reserved = (value(node, "net.ipv4.ip_local_reserved_ports") ?? "").split(",").map(Number);
+  for (const port of [4222, 6222, 8222, SERVE_DEFAULTS.port, SERVE_DEFAULTS.metricsPort]) t.ok(reserved.includes(port), `port ${port} reserved`);
+  t.match(value(lb, "net.ipv4.ip_local_port_range"), /^1024 65535$/);
+  t.ok(value(lb, "net.ipv4.ip_local_reserved_ports"), "the LB reserves its own listening ports from its wide range");
+  t.match(node, /asks for 512/, "the accept-backlog note states what uWS really asks for");
+});
+
+t.test("deploy - alerts: stalled feed, target down or absent, per-worker event-loop lag, the primary's own process", async (t) => {
+  const rules = alerts.groups.flatMap((g) => g.rules);
+  const by = (re: RegExp) => rules.filter((r) => re.test(r.expr));
+  t.ok(by(/rate\(quotecast_quotes_received_total\[\w+\]\)\) == 0 and .*quotecast_connections.* > 0/).length > 0, "feed stalled while clients are connected");
+  t.ok(by(/^up\{[^}]*\} == 0$/).length > 0, "up == 0");
+  t.ok(by(/^absent\(up\{/).length > 0, "absent(up)");
+  t.ok(by(/max by \(instance\) .*quotecast_eventloop_lag_max_seconds/).length > 0, "per-worker maximum event-loop lag");
+  t.ok(by(/quotecast_primary_/).length > 0, "the primary's process metrics");
+});
+
+t.test("deploy - Dockerfile: a current Node LTS on a Debian whose glibc loads its uWS build", async (t) => {
+  const docker = read("deploy/Dockerfile");
+  const froms = [...docker.matchAll(/^FROM node:(\d+)-(\w+)-slim/gm)].map((m) => [Number(m[1]), m[2]]);
+  t.equal(froms.length, 2);
+  for (const [major, distro] of froms) {
+    t.ok((major as number) >= 22 && (major as number) % 2 === 0, `Node ${major}: an LTS line newer than 20 (end of life 2026-04-30)`);
+    t.equal(distro, "trixie", "Debian 13 (glibc 2.41): the @btc-vision build needs glibc 2.38 or newer");
+  }
+  const engines = (JSON.parse(read("package.json")) as { engines: { node: string } }).engines.node;
+  t.match(engines, new RegExp(`\\^${froms[0]![0]}\\.`), `engines (${engines}) includes the image's Node`);
 });

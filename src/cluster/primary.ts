@@ -1,6 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { createServer, type Server } from "node:http";
-import { AggregatorRegistry, Counter, Gauge, Registry, type PrometheusContentType } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry, type PrometheusContentType } from "prom-client";
 import type { ServeConfig } from "../config/serve-config.js";
 import type { Logger } from "../logger.js";
 import { RestartPolicy } from "./restart-policy.js";
@@ -20,6 +20,9 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   const restarts = new RestartPolicy();
   // The primary's own metrics: the workers' registries cannot count their own deaths.
   const own = new Registry<PrometheusContentType>();
+  // The primary's own process (memory, CPU, event loop, descriptors), apart from the workers' sums:
+  // it answers admission for every worker, so its stalls show as slow connects everywhere.
+  collectDefaultMetrics({ register: own, prefix: "quotecast_primary_" });
   const workerRestarts = new Counter({ name: "quotecast_worker_restarts_total", help: "Workers that died and were restarted by the primary", registers: [own] });
   // What alerts compare the workers' sums with: "every worker on NATS", "connections near the cap".
   new Gauge({ name: "quotecast_workers", help: "Worker processes alive", registers: [own], collect() { this.set(Object.keys(cluster.workers ?? {}).length); } });

@@ -31,11 +31,11 @@ export async function workerMain(): Promise<number> {
     flushLogger();
     return 1;
   }
-  await tell({ type: "serving", port: worker.port });
   // prom-client: the primary's clusterMetrics() asks every worker over IPC, and only workers
   // that constructed an AggregatorRegistry answer; without this the primary times out.
   new AggregatorRegistry<PrometheusContentType>();
   AggregatorRegistry.setRegistries([worker.registry]);
+  await tell({ type: "serving", port: worker.port });
 
   return new Promise((resolve) => {
     let draining = false;
