@@ -1,0 +1,75 @@
+import { spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+
+/**
+ * Headless Chromium for the browser tests, found the way `npm start` finds nats-server:
+ * QUOTECAST_CHROMIUM if set, else a Chromium or Chrome on PATH or in its usual places, else
+ * installed with apt-get where we may (root on Debian/Ubuntu). Otherwise `how` says exactly what
+ * to do, and the caller skips (or fails, with QUOTECAST_REQUIRE_CHROMIUM=1 as .ci/run sets).
+ */
+export type ChromiumLookup = { readonly path: string } | { readonly path?: undefined; readonly how: string };
+
+const NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"];
+const PLACES = ["/usr/bin/chromium", "/usr/lib/chromium/chromium", "/snap/bin/chromium", "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome", "/Applications/Chromium.app/Contents/MacOS/Chromium"];
+
+export const HOW_TO_INSTALL = [
+  "the browser tests need Chromium (or Chrome) and found none. Either:",
+  "  Debian/Ubuntu:  sudo apt-get install -y chromium   (as root, npm test installs it itself)",
+  "  macOS:          brew install --cask chromium",
+  "  any system:     QUOTECAST_CHROMIUM=/path/to/chrome npm test",
+].join("\n");
+
+let cached: ChromiumLookup | undefined;
+
+export function findChromium(): ChromiumLookup {
+  if (cached !== undefined) return cached;
+  const fromEnv = process.env.QUOTECAST_CHROMIUM;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    cached = executable(fromEnv) ? { path: fromEnv } : { how: `QUOTECAST_CHROMIUM=${fromEnv} is not an executable file` };
+    return cached;
+  }
+  const found = lookup();
+  if (found !== undefined) return (cached = { path: found });
+  cached = install();
+  return cached;
+}
+
+function lookup(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    for (const name of NAMES) if (dir !== "" && executable(join(dir, name))) return join(dir, name);
+  }
+  return PLACES.find(executable);
+}
+
+function install(): ChromiumLookup {
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  const aptGet = ["/usr/bin/apt-get", "/bin/apt-get"].find(executable);
+  if (!root || aptGet === undefined || !debianLike()) return { how: HOW_TO_INSTALL };
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  for (const args of [["update"], ["install", "-y", "chromium"]]) {
+    // stdout to stderr: tap reads the test's stdout as TAP.
+    const r = spawnSync(aptGet, args, { stdio: ["ignore", 2, 2], env, timeout: 15 * 60_000 });
+    if (r.status !== 0) return { how: `apt-get ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}).\n${HOW_TO_INSTALL}` };
+  }
+  const path = lookup();
+  return path !== undefined ? { path } : { how: `apt-get installed chromium but no binary was found.\n${HOW_TO_INSTALL}` };
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return existsSync(path);
+  } catch {
+    return false;
+  }
+}
+
+function debianLike(): boolean {
+  if (existsSync("/etc/debian_version")) return true;
+  try {
+    return /^(ID|ID_LIKE)=.*\b(debian|ubuntu)\b/m.test(readFileSync("/etc/os-release", "utf8"));
+  } catch {
+    return false;
+  }
+}
