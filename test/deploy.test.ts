@@ -258,3 +258,29 @@ t.test("deploy - Dockerfile: a current Node LTS on a Debian whose glibc loads it
   const engines = (JSON.parse(read("package.json")) as { engines: { node: string } }).engines.node;
   t.match(engines, new RegExp(`\\^${froms[0]![0]}\\.`), `engines (${engines}) includes the image's Node`);
 });
+
+t.test("deploy - every Kubernetes object validates against its API schema (kubernetes-models, prometheus-operator models)", async (t) => {
+  // apiVersion/kind → the model class whose validate() checks an object against the OpenAPI schema.
+  type Model = new (o: never) => { validate(): void };
+  const models: Record<string, () => Promise<Model>> = {
+    "apps/v1/Deployment": async () => (await import("kubernetes-models/apps/v1/Deployment")).Deployment as Model,
+    "v1/Service": async () => (await import("kubernetes-models/v1/Service")).Service as Model,
+    "networking.k8s.io/v1/Ingress": async () => (await import("kubernetes-models/networking.k8s.io/v1/Ingress")).Ingress as Model,
+    "policy/v1/PodDisruptionBudget": async () => (await import("kubernetes-models/policy/v1/PodDisruptionBudget")).PodDisruptionBudget as Model,
+    "autoscaling/v2/HorizontalPodAutoscaler": async () => (await import("kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler")).HorizontalPodAutoscaler as Model,
+    "monitoring.coreos.com/v1/PodMonitor": async () => (await import("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor")).PodMonitor as Model,
+  };
+  for (const o of k8s as (K8sObject & { apiVersion: string })[]) {
+    const key = `${o.apiVersion}/${o.kind}`;
+    const load = models[key];
+    t.ok(load, `${key} has a schema here`);
+    if (load === undefined) continue;
+    const Cls = await load();
+    t.doesNotThrow(() => new Cls(o as never).validate(), `${key} ${o.metadata.name} is valid`);
+  }
+  // And the check can fail: a probe period given as text is refused.
+  const bad = structuredClone(k8s.find((x) => x.kind === "Deployment")!);
+  bad.spec.template.spec.containers[0].readinessProbe.periodSeconds = "two";
+  const { Deployment } = await import("kubernetes-models/apps/v1/Deployment");
+  t.throws(() => new Deployment(bad as never).validate(), /periodSeconds must be integer/);
+});
