@@ -203,7 +203,7 @@ t.test("deploy - probes tolerate one slow answer, the pod meets Pod Security res
     t.equal(e.path, "/metrics");
   }
   t.equal(deployment.spec.template.metadata.annotations["prometheus.io/port"], String(SERVE_DEFAULTS.metricsPort));
-  t.match(read("deploy/k8s/quotecast.yaml"), /~3\.3 KB per idle connection/, "the memory comment quotes the measured figure");
+  t.match(read("deploy/k8s/quotecast.yaml"), /~3\.3 KB of RSS per idle connection/, "the memory comment quotes the measured figure");
 });
 
 t.test("deploy - compose: NATS health checked, quotecast and the feed start after it, metrics reachable", async (t) => {
