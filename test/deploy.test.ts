@@ -243,7 +243,7 @@ t.test("deploy - alerts: stalled feed, target down or absent, per-worker event-l
   t.ok(by(/rate\(quotecast_quotes_received_total\[\w+\]\)\) == 0 and .*quotecast_connections.* > 0/).length > 0, "feed stalled while clients are connected");
   t.ok(by(/^up\{[^}]*\} == 0$/).length > 0, "up == 0");
   t.ok(by(/^absent\(up\{/).length > 0, "absent(up)");
-  t.ok(by(/max by \(instance\) .*quotecast_eventloop_lag_max_seconds/).length > 0, "per-worker maximum event-loop lag");
+  t.ok(by(/max by \(instance\) .*quotecast_eventloop_lag_p99_max_seconds/).length > 0, "per-worker maximum event-loop lag");
   t.ok(by(/quotecast_primary_/).length > 0, "the primary's process metrics");
 });
 

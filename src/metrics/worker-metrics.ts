@@ -50,28 +50,29 @@ export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   labelled("quotecast_feed_invalid_messages_total", "Feed messages dropped as invalid, by reason", INVALID_REASONS, src.invalid, registry);
   labelled("quotecast_rejected_connections_total", "Subscriptions refused, by reason", REJECT_REASONS, src.rejected, registry);
   labelled("quotecast_auth_failures_total", "Subscriptions refused by authentication, entitlement or origin policy, by reason", AUTH_FAILURE_REASONS, src.authFailures, registry);
-  eventLoopLagMax(registry);
+  eventLoopLagP99Max(registry);
   registry.registerMetric(histogram("quotecast_publish_to_write_seconds", "Time from a quote's publish (its ts) to the write of the frame that carries it", src.stream.publishToWrite));
   registry.registerMetric(histogram("quotecast_flush_duration_seconds", "Time one coalescing flush took", src.stream.flushDuration));
   return registry;
 }
 
 /**
- * prom-client's own event-loop lag gauges are averaged over workers by the primary, so one stuck
- * worker among four shows as a quarter of its lag. This one is each worker's largest delay since
- * the previous scrape, and the primary keeps the largest of them (aggregator "max").
+ * prom-client's event-loop lag percentiles (quotecast_nodejs_eventloop_lag_p99_seconds and the
+ * like) are averaged over the workers by the primary, so one stuck worker among four shows as a
+ * quarter of its lag. (Its _max gauge is aggregated with max, but a single GC pause sets it.) This
+ * is each worker's p99 since the previous scrape, and the primary reports the largest.
  */
-function eventLoopLagMax(registry: Registry): void {
+function eventLoopLagP99Max(registry: Registry): void {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   new Gauge({
-    name: "quotecast_eventloop_lag_max_seconds",
-    help: "Largest event-loop delay of any one worker since the previous scrape",
+    name: "quotecast_eventloop_lag_p99_max_seconds",
+    help: "The highest event-loop lag p99 of any one worker since the previous scrape",
     registers: [registry],
     aggregator: "max",
     collect() {
       // Less the sampling interval, which the histogram counts as delay.
-      this.set(Math.max(0, delay.max / 1e9 - 0.01));
+      this.set(Math.max(0, delay.percentile(99) / 1e9 - 0.01));
       delay.reset();
     },
   });
