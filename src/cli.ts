@@ -25,7 +25,10 @@ quotecast serve --help and quotecast feed --help list each command's options.
 exit codes: 0 done (or drained after SIGTERM/SIGINT), 1 failed at run time, 2 usage or configuration error.`;
 
 function serveHelp(): string {
-  const rows = Object.entries(SERVE_OPTIONS).map(([key, o]) => ({ ...o, default: SERVE_DEFAULTS[key as keyof typeof SERVE_DEFAULTS] }));
+  const rows = Object.entries(SERVE_OPTIONS).map(([key, o]) => ({
+    ...o,
+    default: key === "workers" ? `the number of CPUs, ${SERVE_DEFAULTS.workers} here` : SERVE_DEFAULTS[key as keyof typeof SERVE_DEFAULTS],
+  }));
   return commandHelp("serve", "The SSE server: a primary supervising --workers processes, each serving HTTP on the same port.", rows);
 }
 
