@@ -1,5 +1,5 @@
 import t from "tap";
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,14 +17,18 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist/cli.js");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 
-function quotecast(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 20_000, env: { ...process.env, QUOTECAST_PORT: "", NATS_URL: "" } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/** Run the CLI; resolves with its exit code and output (commands run concurrently: each is a Node start). */
+function quotecast(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000, env: { ...process.env, QUOTECAST_PORT: "", NATS_URL: "" } }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : null, stdout, stderr });
+    });
+  });
 }
 
 t.test("cli - --version and -v print the version and exit 0", async (t) => {
-  for (const flag of ["--version", "-v"]) {
-    const r = quotecast(flag);
+  const runs = await Promise.all(["--version", "-v"].map(async (flag) => [flag, await quotecast(flag)] as const));
+  for (const [flag, r] of runs) {
     t.equal(r.code, 0, flag);
     t.equal(r.stdout, `${VERSION}\n`);
     t.equal(r.stderr, "");
@@ -32,8 +36,8 @@ t.test("cli - --version and -v print the version and exit 0", async (t) => {
 });
 
 t.test("cli - bare quotecast, help and --help print usage to stdout and exit 0", async (t) => {
-  for (const args of [[], ["--help"], ["-h"], ["help"]]) {
-    const r = quotecast(...args);
+  const runs = await Promise.all([[], ["--help"], ["-h"], ["help"]].map(async (args) => [args, await quotecast(...args)] as const));
+  for (const [args, r] of runs) {
     t.equal(r.code, 0, `quotecast ${args.join(" ")}`);
     t.match(r.stdout, /^usage: quotecast <command>/);
     t.match(r.stdout, /serve[^\n]+\n\s+feed/);
@@ -42,8 +46,9 @@ t.test("cli - bare quotecast, help and --help print usage to stdout and exit 0",
 });
 
 t.test("cli - a usage error goes to stderr with exit 2 and nothing on stdout", async (t) => {
-  for (const args of [["bogus"], ["serve", "--bogus"], ["serve", "--port", "http"], ["feed", "--rate", "fast"], ["feed", "extra"], ["serve", "--trust-proxy", "10.0.0.0/33"], ["serve", "--stream-replicas", "7"]]) {
-    const r = quotecast(...args);
+  const cases = [["bogus"], ["serve", "--bogus"], ["serve", "--port", "http"], ["feed", "--rate", "fast"], ["feed", "extra"], ["serve", "--trust-proxy", "10.0.0.0/33"], ["serve", "--stream-replicas", "7"]];
+  const runs = await Promise.all(cases.map(async (args) => [args, await quotecast(...args)] as const));
+  for (const [args, r] of runs) {
     t.equal(r.code, 2, `quotecast ${args.join(" ")}`);
     t.equal(r.stdout, "", "nothing on stdout");
     t.match(r.stderr, /^quotecast: /);
@@ -52,8 +57,8 @@ t.test("cli - a usage error goes to stderr with exit 2 and nothing on stdout", a
 });
 
 t.test("cli - serve and feed help: one format, every option with its environment variable, LOG_LEVEL", async (t) => {
-  for (const command of ["serve", "feed"]) {
-    const r = quotecast(command, "--help");
+  const runs = await Promise.all(["serve", "feed"].map(async (command) => [command, await quotecast(command, "--help")] as const));
+  for (const [command, r] of runs) {
     t.equal(r.code, 0);
     t.equal(r.stderr, "");
     t.match(r.stdout, new RegExp(`^usage: quotecast ${command} \\[options\\]\\n\\n`));
@@ -64,8 +69,9 @@ t.test("cli - serve and feed help: one format, every option with its environment
     for (const row of rows) t.match(row, /^ {2}--[a-z0-9-]+ +(NATS_URL|QUOTECAST_[A-Z0-9_]+) +\S/, row.trim().split(" ")[0]!);
     t.match(r.stdout, /--stream-replicas +QUOTECAST_STREAM_REPLICAS/, `${command} takes --stream-replicas`);
   }
-  t.match(quotecast("serve", "--help").stdout, /--metrics-host +QUOTECAST_METRICS_HOST .*\(default 127\.0\.0\.1\)/);
-  t.match(quotecast("serve", "--help").stdout, /--auth-hs256-secret-file +QUOTECAST_AUTH_HS256_SECRET_FILE/);
+  const serveHelp = runs[0]![1].stdout;
+  t.match(serveHelp, /--metrics-host +QUOTECAST_METRICS_HOST .*\(default 127\.0\.0\.1\)/);
+  t.match(serveHelp, /--auth-hs256-secret-file +QUOTECAST_AUTH_HS256_SECRET_FILE/);
 });
 
 t.test("cli - feed reads QUOTECAST_FEED_* and NATS_URL like serve; flags win; env errors name the variable", async (t) => {
