@@ -48,3 +48,30 @@ t.test("last-values - highWater is the highest stream seq seen, incl. advanceTo"
   t.equal(lv.highWater, 9, "an ignored old quote does not lower it");
   t.equal(lv.size, 3, "advanceTo stores nothing");
 });
+
+t.test("last-values - while a catch-up holds the position, ids stay at its start whatever is applied", async (t) => {
+  const lv = new LastValues();
+  lv.apply("AAPL", q("AAPL", 1), 10, 1);
+  t.equal(lv.position, 10, "the high-water mark when nothing is held");
+  lv.holdPosition(10);
+  lv.apply("MSFT", q("MSFT", 1), 25, 1);
+  lv.advanceTo(30);
+  t.equal(lv.highWater, 30);
+  t.equal(lv.position, 10, "held: a gap below 30 may still be being filled");
+  lv.holdPosition(20);
+  t.equal(lv.position, 10, "a second hold never raises it");
+  lv.holdPosition(5);
+  t.equal(lv.position, 5, "but may lower it (a catch-up cut short, read again from further back)");
+  lv.releasePosition();
+  t.equal(lv.position, 30, "released: everything up to the high-water mark is applied");
+});
+
+t.test("last-values - rebase forgets the old stream's sequences but keeps the values", async (t) => {
+  const lv = new LastValues();
+  lv.apply("AAPL", q("AAPL", 5), 500, 5);
+  lv.rebase();
+  t.equal(lv.highWater, 0);
+  t.equal(lv.get("AAPL")?.json, q("AAPL", 5), "the value is still the latest known");
+  t.ok(lv.apply("AAPL", q("AAPL", 6), 1, 6), "the recreated stream's first sequence replaces it");
+  t.equal(lv.position, 1);
+});

@@ -63,6 +63,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
     stream: fanout.counters,
     connections: () => fanout.connectionCount,
     quotesReceived: () => ingest.received,
+    outOfOrderLive: () => ingest.outOfOrderLive,
     natsConnected: () => ingest.connected,
     invalid,
     rejected,

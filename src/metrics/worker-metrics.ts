@@ -14,6 +14,8 @@ export interface WorkerMetricSources {
   readonly stream: StreamCounters;
   connections(): number;
   quotesReceived(): number;
+  /** Live feed messages left to JetStream because they were not the next stream sequence. */
+  outOfOrderLive(): number;
   natsConnected(): boolean;
   readonly invalid: Record<InvalidReason, number>;
   readonly rejected: Record<RejectReason, number>;
@@ -41,6 +43,7 @@ export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   new Gauge({ name: "quotecast_connections", help: "Open SSE connections", registers: [registry], collect() { this.set(src.connections()); } });
   new Gauge({ name: "quotecast_nats_connected", help: "1 while connected to NATS", registers: [registry], collect() { this.set(src.natsConnected() ? 1 : 0); } });
   total("quotecast_quotes_received_total", "Feed messages received from NATS (valid or not)", src.quotesReceived);
+  total("quotecast_feed_out_of_order_total", "Live feed messages not taken because they were not the next stream sequence (after an outage, or forged on qc.live.>); JetStream is read instead", src.outOfOrderLive);
   total("quotecast_frames_sent_total", "SSE events written (snapshots and quotes events)", () => src.stream.framesSent);
   total("quotecast_frames_built_total", "Distinct quotes events assembled: frames sent over this is how many connections share each", () => src.stream.framesBuilt);
   total("quotecast_bytes_sent_total", "SSE bytes written, heartbeats included", () => src.stream.bytesSent);
