@@ -136,3 +136,39 @@ t.test("ingest - the stream deleted and recreated under a running server: values
   t.same(new Set(resumed.snapshot().map((q) => q.sym)), new Set(["RB1", "RB2"]), "an id of the old stream gets the full snapshot");
   t.equal(resumed.snapshot().find((q) => q.sym === "RB1")?.seq, fresh.seq, "with the latest value");
 });
+
+t.test("ingest - --max-feed-symbols caps the symbols a worker keeps, live and when a respawned worker loads", async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.cleanup());
+  const pub = await TestPublisher.connect(nats.url);
+  t.teardown(() => pub.close());
+  const qc = await startQuotecast({ nats: nats.url, args: ["--max-feed-symbols", "5"] });
+  t.teardown(() => qc.stop());
+  const syms = Array.from({ length: 8 }, (_, i) => `CAP${i}`);
+  for (const s of syms) pub.quote(s);
+  await pub.flush();
+  await waitFor(async () => metricValue(await qc.metrics(), "quotecast_quotes_received_total") === 8, 5000, "8 quotes received");
+  let m = await qc.metrics();
+  t.equal(metricValue(m, "quotecast_feed_symbols"), 5, "the first 5 symbols are kept");
+  t.equal(metricValue(m, "quotecast_feed_symbols_over_cap_total"), 3, "the 3 newer ones dropped and counted");
+  t.match(qc.output(), /more distinct symbols than --max-feed-symbols/, "a warning when the cap is reached");
+  const c = RawSseClient.open(qc.port, `/quotes?symbols=${syms.join(",")}`);
+  t.teardown(() => c.close());
+  await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
+  t.same(c.snapshot().map((q) => q.sym).sort(), syms.slice(0, 5), "only the kept symbols");
+  const held = pub.quote("CAP0");
+  pub.quote("CAP7");
+  await pub.flush();
+  await c.waitFor(() => c.quotes().some((e) => e.quotes.some((q) => q.sym === "CAP0" && q.seq === held.seq)), 5000, "a held symbol still updating");
+  await sleep(200);
+  t.notOk(c.quotes().some((e) => e.quotes.some((q) => q.sym === "CAP7")), "a symbol over the cap does not come back");
+
+  // A respawned worker loads the last values from the stream (8 subjects): the cap holds there too.
+  const [worker] = qc.workerPids();
+  process.kill(worker!, "SIGKILL");
+  await waitFor(() => qc.workerPids().length === 1 && !qc.workerPids().includes(worker!), 10_000, "a replacement worker");
+  await waitFor(async () => (await fetch(`${qc.base}/readyz`)).status === 200, 10_000, "the replacement ready");
+  await waitFor(async () => (m = await qc.metrics()).includes("quotecast_feed_symbols "), 10_000, "a scrape of the replacement");
+  t.equal(metricValue(m, "quotecast_feed_symbols"), 5, "the replacement loaded 5 symbols, not 8");
+  t.equal(metricValue(m, "quotecast_feed_symbols_over_cap_total"), 3, "and counted the 3 it dropped");
+});

@@ -75,3 +75,20 @@ t.test("last-values - rebase forgets the old stream's sequences but keeps the va
   t.ok(lv.apply("AAPL", q("AAPL", 6), 1, 6), "the recreated stream's first sequence replaces it");
   t.equal(lv.position, 1);
 });
+
+t.test("last-values - beyond maxSymbols a new symbol is dropped and counted; those held keep updating", async (t) => {
+  let reached = 0;
+  const lv = new LastValues(2, () => reached++);
+  t.ok(lv.apply("A", q("A", 1), 1, 1));
+  t.ok(lv.apply("B", q("B", 1), 2, 1));
+  t.equal(lv.apply("C", q("C", 1), 3, 1), undefined, "the third symbol is over the cap");
+  t.equal(lv.apply("D", q("D", 1), 4, 1), undefined);
+  t.equal(lv.get("C"), undefined);
+  t.equal(lv.size, 2);
+  t.equal(lv.overCap, 2, "each dropped quote counted");
+  t.equal(reached, 1, "the cap is announced once, not per quote");
+  t.ok(lv.apply("A", q("A", 2), 5, 2), "a symbol held still updates");
+  t.equal(lv.highWater, 5, "a dropped quote still moves the position: it was read");
+  t.equal(lv.apply("C", q("C", 2), 6, 2), undefined, "still over the cap");
+  t.equal(lv.highWater, 6);
+});

@@ -37,6 +37,7 @@ t.test("serve-config - defaults within the contract's bounds", async (t) => {
     authHs256Secret: undefined,
     authPublicKey: undefined,
     corsOrigins: [],
+    maxFeedSymbols: 100_000,
   });
 });
 
@@ -59,6 +60,7 @@ t.test("serve-config - environment variables are used", async (t) => {
     QUOTECAST_METRICS_PORT: "9100",
     QUOTECAST_DRAIN_MS: "2000",
     QUOTECAST_CORS_ORIGINS: "https://a.example",
+    QUOTECAST_MAX_FEED_SYMBOLS: "5000",
   });
   t.same(cfg, {
     port: 9000,
@@ -80,6 +82,7 @@ t.test("serve-config - environment variables are used", async (t) => {
     authHs256Secret: undefined,
     authPublicKey: undefined,
     corsOrigins: ["https://a.example"],
+    maxFeedSymbols: 5000,
   });
 });
 

@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config-error.js";
+import { DEFAULT_MAX_FEED_SYMBOLS } from "../feed/last-values.js";
 
 /** Everything `quotecast serve` can be told, after flags, environment and defaults. */
 export interface ServeConfig {
@@ -23,6 +24,7 @@ export interface ServeConfig {
   readonly authHs256Secret: string | undefined;
   readonly authPublicKey: string | undefined;
   readonly corsOrigins: readonly string[];
+  readonly maxFeedSymbols: number;
 }
 
 type Kind = "int" | "string" | "list";
@@ -56,6 +58,7 @@ export const SERVE_OPTIONS = {
   authHs256Secret: { flag: "auth-hs256-secret", env: "QUOTECAST_AUTH_HS256_SECRET", kind: "string", help: "HS256 token secret (turns authentication on)" },
   authPublicKey: { flag: "auth-public-key", env: "QUOTECAST_AUTH_PUBLIC_KEY", kind: "string", help: "PEM or JWKS file for RS256/EdDSA tokens (turns authentication on)" },
   corsOrigins: { flag: "cors-origins", env: "QUOTECAST_CORS_ORIGINS", kind: "list", help: "origins allowed to subscribe from a browser" },
+  maxFeedSymbols: { flag: "max-feed-symbols", env: "QUOTECAST_MAX_FEED_SYMBOLS", kind: "int", min: 1, max: 10_000_000, help: "distinct feed symbols a worker keeps; quotes of newer symbols are dropped and counted" },
 } as const satisfies Record<keyof ServeConfig, OptionSpec>;
 
 export const SERVE_DEFAULTS: ServeConfig = {
@@ -78,6 +81,7 @@ export const SERVE_DEFAULTS: ServeConfig = {
   authHs256Secret: undefined,
   authPublicKey: undefined,
   corsOrigins: [],
+  maxFeedSymbols: DEFAULT_MAX_FEED_SYMBOLS,
 };
 
 /** Flags win over environment variables, which win over defaults. Throws ConfigError. */

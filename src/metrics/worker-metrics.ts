@@ -16,6 +16,9 @@ export interface WorkerMetricSources {
   quotesReceived(): number;
   /** Live feed messages left to JetStream because they were not the next stream sequence. */
   outOfOrderLive(): number;
+  /** Distinct symbols held, and quotes dropped for `--max-feed-symbols`. */
+  feedSymbols(): number;
+  feedSymbolsOverCap(): number;
   natsConnected(): boolean;
   readonly invalid: Record<InvalidReason, number>;
   readonly rejected: Record<RejectReason, number>;
@@ -44,6 +47,8 @@ export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   new Gauge({ name: "quotecast_nats_connected", help: "1 while connected to NATS", registers: [registry], collect() { this.set(src.natsConnected() ? 1 : 0); } });
   total("quotecast_quotes_received_total", "Feed messages received from NATS (valid or not)", src.quotesReceived);
   total("quotecast_feed_out_of_order_total", "Live feed messages not taken because they were not the next stream sequence (after an outage, or forged on qc.live.>); JetStream is read instead", src.outOfOrderLive);
+  new Gauge({ name: "quotecast_feed_symbols", help: "Distinct feed symbols held (at most --max-feed-symbols), the largest over workers", aggregator: "max", registers: [registry], collect() { this.set(src.feedSymbols()); } });
+  total("quotecast_feed_symbols_over_cap_total", "Feed quotes dropped because their symbol was new and --max-feed-symbols was reached", src.feedSymbolsOverCap);
   total("quotecast_frames_sent_total", "SSE events written (snapshots and quotes events)", () => src.stream.framesSent);
   total("quotecast_frames_built_total", "Distinct quotes events assembled: frames sent over this is how many connections share each", () => src.stream.framesBuilt);
   total("quotecast_bytes_sent_total", "SSE bytes written, heartbeats included", () => src.stream.bytesSent);
