@@ -3,7 +3,7 @@ import type { InvalidReason } from "../feed/validate.js";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/auth-failure.js";
 import { INVALID_REASONS } from "../feed/validate.js";
 import type { StreamCounters } from "../stream/stream-counters.js";
-import type { LatencyHistogram } from "./latency-histogram.js";
+import { IMPLAUSIBLE_LATENCY_REASONS, type LatencyHistogram } from "./latency-histogram.js";
 
 /** Why a connection was refused; the `reason` label of quotecast_rejected_connections_total. */
 export type RejectReason = "max_connections" | "max_connections_per_ip" | "connect_rate" | "connect_rate_per_ip" | "draining";
@@ -57,6 +57,7 @@ export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   labelled("quotecast_feed_invalid_messages_total", "Feed messages dropped as invalid, by reason", INVALID_REASONS, src.invalid, registry);
   labelled("quotecast_rejected_connections_total", "Subscriptions refused, by reason", REJECT_REASONS, src.rejected, registry);
   labelled("quotecast_auth_failures_total", "Subscriptions refused by authentication, entitlement or origin policy, by reason", AUTH_FAILURE_REASONS, src.authFailures, registry);
+  labelled("quotecast_publish_to_write_out_of_range_total", "Publish-to-write latencies not observed: a ts more than 1 s ahead (future) or over 60 s old (too_old)", IMPLAUSIBLE_LATENCY_REASONS, src.stream.publishToWrite.implausible, registry);
   registry.registerMetric(histogram("quotecast_publish_to_write_seconds", "Time from a quote's publish (its ts) to the write of the frame that carries it", src.stream.publishToWrite));
   registry.registerMetric(histogram("quotecast_flush_duration_seconds", "Time one coalescing flush took", src.stream.flushDuration));
   return registry;
