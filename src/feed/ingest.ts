@@ -106,7 +106,7 @@ export class FeedIngest {
     void this.#watchStatus(nc);
     // Live first, so nothing published while the last values load falls between the two.
     this.#live = nc.subscribe(LIVE_PREFIX + QUOTES_WILDCARD, { callback: this.#onLive });
-    await this.#startCatchUp(nc);
+    this.#runCatchUp(nc);
   }
 
   /** Stop following and close the NATS connection, letting in-flight messages finish. */
@@ -216,7 +216,7 @@ export class FeedIngest {
       this.#log.warn({ readTo: progress.readTo, leaderEnd: progress.leaderEnd, attempt: this.#rereads }, `${why}; reading again`);
       stopReading();
       setTimeout(() => {
-        if (!this.#stopping) void this.#startCatchUp(nc).catch((err: unknown) => this.#log.error({ err }, "could not catch up with the quote stream"));
+        this.#runCatchUp(nc);
       }, 250).unref();
     };
     const finish = (): void => {
@@ -244,14 +244,17 @@ export class FeedIngest {
     clearInterval(this.#catchUpCheck);
     this.#catchUpCheck = setInterval(() => {
       if (generation !== this.#generation || caughtUp) return;
+      // A consumer that cannot even say how far it is (gone with a NATS node that hangs) counts
+      // as one with nothing more to send: without progress, the read starts again.
       void consumer.info(false).then(
-        (ci) => {
-          const verdict = progress.check({ pending: ci.num_pending, delivered: ci.delivered.stream_seq });
-          if (verdict === "done") finish();
-          else if (verdict === "read-again") readAgain("the catch-up consumer has nothing more to send, short of the stream's end");
-        },
-        () => undefined,
-      );
+        (ci) => ({ pending: ci.num_pending, delivered: ci.delivered.stream_seq }),
+        () => ({ pending: 0, delivered: progress.readTo }),
+      ).then((c) => {
+        if (generation !== this.#generation || caughtUp) return;
+        const verdict = progress.check(c);
+        if (verdict === "done") finish();
+        else if (verdict === "read-again") readAgain("the catch-up consumer sends nothing more, short of the stream's end");
+      });
     }, CATCH_UP_CHECK_MS);
     this.#catchUpCheck.unref();
     const messages = await consumer.consume({
@@ -275,6 +278,23 @@ export class FeedIngest {
   }
 
   /**
+   * Start a catch-up in the background. One that fails (a JetStream request timing out while NATS
+   * elects or a node hangs) is started again a second later unless a newer one took its place:
+   * left failed, no later live message out of order would be read from JetStream.
+   */
+  #runCatchUp(nc: NatsConnection): void {
+    if (this.#stopping) return;
+    this.#catchingUp = true;
+    void this.#startCatchUp(nc).catch((err: unknown) => {
+      this.#log.error({ err }, "could not catch up with the quote stream; trying again in a second");
+      const generation = this.#generation;
+      setTimeout(() => {
+        if (generation === this.#generation) this.#runCatchUp(nc);
+      }, 1_000).unref();
+    });
+  }
+
+  /**
    * A live message out of order asks for a read from JetStream: at most one catch-up at a time
    * and one start every CATCH_UP_CHECK_MS (forged messages cannot start a storm of them); a
    * request inside that window is deferred to its end, never dropped.
@@ -291,7 +311,7 @@ export class FeedIngest {
       return;
     }
     this.#lastRequested = performance.now();
-    void this.#startCatchUp(nc).catch((err: unknown) => this.#log.error({ err }, "could not catch up with the quote stream"));
+    this.#runCatchUp(nc);
   }
 
   async #connectWithRetry(): Promise<NatsConnection | null> {
@@ -354,7 +374,7 @@ export class FeedIngest {
           this.#connected = true;
           this.#log.info({ server: s.server }, "NATS reconnected; catching up with the quote stream");
           // The live subscription is renewed by the client; what was published meanwhile is not.
-          if (!this.#stopping) void this.#startCatchUp(nc).catch((err: unknown) => this.#log.error({ err }, "could not catch up with the quote stream"));
+          this.#runCatchUp(nc);
           break;
         default:
           break;
