@@ -38,6 +38,8 @@ t.test("serve-config - defaults within the contract's bounds", async (t) => {
     authPublicKey: undefined,
     corsOrigins: [],
     maxFeedSymbols: 100_000,
+    natsUser: undefined,
+    natsPassword: undefined,
   });
 });
 
@@ -83,6 +85,8 @@ t.test("serve-config - environment variables are used", async (t) => {
     authPublicKey: undefined,
     corsOrigins: ["https://a.example"],
     maxFeedSymbols: 5000,
+    natsUser: undefined,
+    natsPassword: undefined,
   });
 });
 

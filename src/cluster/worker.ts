@@ -57,7 +57,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
       onInvalid: (reason) => invalid[reason]++,
       onLoaded: (epoch) => fanout.markLoaded(epoch, performance.now()),
     },
-    { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}` },
+    { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, user: cfg.natsUser, pass: cfg.natsPassword },
     log.child({ component: "ingest" }),
   );
   const drain = new Drain(fanout, cfg.drainMs, cfg.flushMs, log);

@@ -25,6 +25,8 @@ export interface ServeConfig {
   readonly authPublicKey: string | undefined;
   readonly corsOrigins: readonly string[];
   readonly maxFeedSymbols: number;
+  readonly natsUser: string | undefined;
+  readonly natsPassword: string | undefined;
 }
 
 type Kind = "int" | "string" | "list";
@@ -58,6 +60,8 @@ export const SERVE_OPTIONS = {
   authHs256Secret: { flag: "auth-hs256-secret", env: "QUOTECAST_AUTH_HS256_SECRET", kind: "string", help: "HS256 token secret (turns authentication on)" },
   authPublicKey: { flag: "auth-public-key", env: "QUOTECAST_AUTH_PUBLIC_KEY", kind: "string", help: "PEM or JWKS file for RS256/EdDSA tokens (turns authentication on)" },
   corsOrigins: { flag: "cors-origins", env: "QUOTECAST_CORS_ORIGINS", kind: "list", help: "origins allowed to subscribe from a browser" },
+  natsUser: { flag: "nats-user", env: "QUOTECAST_NATS_USER", kind: "string", help: "NATS user name (with --nats-password; see deploy/nats/permissions.conf)" },
+  natsPassword: { flag: "nats-password", env: "QUOTECAST_NATS_PASSWORD", kind: "string", help: "NATS password (prefer the environment variable: flags show in ps)" },
   maxFeedSymbols: { flag: "max-feed-symbols", env: "QUOTECAST_MAX_FEED_SYMBOLS", kind: "int", min: 1, max: 10_000_000, help: "distinct feed symbols a worker keeps; quotes of newer symbols are dropped and counted" },
 } as const satisfies Record<keyof ServeConfig, OptionSpec>;
 
@@ -82,6 +86,8 @@ export const SERVE_DEFAULTS: ServeConfig = {
   authPublicKey: undefined,
   corsOrigins: [],
   maxFeedSymbols: DEFAULT_MAX_FEED_SYMBOLS,
+  natsUser: undefined,
+  natsPassword: undefined,
 };
 
 /** Flags win over environment variables, which win over defaults. Throws ConfigError. */

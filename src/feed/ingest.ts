@@ -24,6 +24,9 @@ export interface IngestOptions {
   readonly servers: readonly string[];
   readonly maxQuoteBytes: number;
   readonly name: string;
+  /** NATS credentials, when NATS requires them (default: none). */
+  readonly user?: string | undefined;
+  readonly pass?: string | undefined;
 }
 
 /** Catch-ups read again, at most, when they end short of the stream leader's last sequence. */
@@ -322,6 +325,7 @@ export class FeedIngest {
         return await connect({
           servers,
           name: this.#opts.name,
+          ...(this.#opts.user === undefined ? {} : { user: this.#opts.user, pass: this.#opts.pass ?? "" }),
           // The list is an order of preference: each node lists its own (nearest) NATS server
           // first, so nodes spread over the cluster rather than all landing where nats.js's
           // shuffle puts them. After a failure the client tries that server once more, then the next ones.
