@@ -15,7 +15,7 @@ export const logger: Logger = pino(
     base: { pid: process.pid },
     // Tokens must never reach a log line, wherever a caller puts them.
     redact: {
-      paths: ["token", "*.token", "authorization", "*.authorization", "cookie", "*.cookie", "req.headers.authorization", "req.headers.cookie", "config.authHs256Secret"],
+      paths: ["token", "*.token", "authorization", "*.authorization", "cookie", "*.cookie", "req.headers.authorization", "req.headers.cookie", "config.authHs256Secret", "config.natsPassword"],
       censor: "[redacted]",
     },
   },

@@ -158,6 +158,24 @@ t.test("drain - a second signal forces the exit", async (t) => {
   await waitFor(() => clients.every((c) => c.closed), 3000, "every stream to end");
 });
 
+t.test("cluster - on a first start, two workers that both create the stream agree on its epoch", { timeout: 90_000 }, async (t) => {
+  // Issue 17, item 1: with a fresh store and --workers 2, 1 start in 5 gave one worker ids from
+  // Go's zero time; a client resuming on the other worker then got a full snapshot.
+  for (let trial = 1; trial <= 3; trial++) {
+    const fresh = await startNatsServer();
+    const qc = await startQuotecast({ nats: fresh.url, args: ["--workers", "2"] });
+    await waitFor(async () => metricValue(await qc.metrics(), "quotecast_nats_connected") === 2, 10_000, "two workers on NATS");
+    const clients = Array.from({ length: 10 }, () => RawSseClient.open(qc.port, "/quotes?symbols=EPOCH"));
+    for (const c of clients) await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
+    const epochs = new Set(clients.map((c) => c.lastId()?.split("-")[0]));
+    clients.forEach((c) => c.close());
+    await qc.stop();
+    await fresh.cleanup();
+    t.equal(epochs.size, 1, `start ${trial}: one epoch over 10 connections (${[...epochs].join(", ")})`);
+    t.ok(Date.parse("2020-01-01") < parseInt([...epochs][0]!, 36), "a real creation time, not Go's zero time");
+  }
+});
+
 t.test("outage - while NATS is down clients stay connected with heartbeats, and converge when it returns", async (t) => {
   const own = await startNatsServer();
   t.teardown(() => own.cleanup());

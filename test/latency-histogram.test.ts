@@ -1,5 +1,5 @@
 import t from "tap";
-import { LATENCY_BUCKETS, LatencyHistogram } from "../src/metrics/latency-histogram.js";
+import { LATENCY_BUCKETS, LatencyHistogram, PublishLatencyHistogram } from "../src/metrics/latency-histogram.js";
 
 t.test("latency-histogram - a value on a bound falls in that bound's bucket", async (t) => {
   const h = new LatencyHistogram([0.01, 0.1, 1]);
@@ -53,4 +53,23 @@ t.test("latency-histogram - the latency buckets span 1 ms to 10 s, ascending", a
   h.observe(11);
   t.same(h.cumulative(), [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3]);
   t.equal(h.count, 4);
+});
+
+t.test("latency-histogram - publish-to-write observes 0..60 s, small clock skew as 0, and counts the rest", async (t) => {
+  const h = new PublishLatencyHistogram();
+  h.observe(0.02);
+  h.observe(60);
+  h.observe(-0.5);
+  t.equal(h.count, 3, "0.02 s, 60 s and half a second of clock skew are observed");
+  t.equal(h.sum, 60.02, "skew counts as 0");
+  // From the hostile-input pass: a ts of −8.64e15 ms, and one ten years ahead.
+  h.observe((Date.now() - -8.64e15) / 1000);
+  h.observe(-10 * 365 * 86_400);
+  h.observe(60.001);
+  h.observe(-1.001);
+  h.observe(Number.NaN);
+  t.equal(h.count, 3, "none of them observed");
+  t.equal(h.sum, 60.02, "the sum stays a sum of latencies");
+  t.same(h.implausible, { future: 3, too_old: 2 });
+  t.equal(h.cumulative().at(-1), 2, "60 s lands above the last bucket (+Inf), as before");
 });

@@ -40,6 +40,9 @@ t.test("serve-config - defaults within the contract's bounds", async (t) => {
     metricsHost: "127.0.0.1",
     streamReplicas: undefined,
     authHs256SecretFile: undefined,
+    maxFeedSymbols: 100_000,
+    natsUser: undefined,
+    natsPassword: undefined,
   });
 });
 
@@ -64,6 +67,7 @@ t.test("serve-config - environment variables are used", async (t) => {
     QUOTECAST_CORS_ORIGINS: "https://a.example",
     QUOTECAST_METRICS_HOST: "0.0.0.0",
     QUOTECAST_STREAM_REPLICAS: "3",
+    QUOTECAST_MAX_FEED_SYMBOLS: "5000",
   });
   t.same(cfg, {
     port: 9000,
@@ -88,6 +92,9 @@ t.test("serve-config - environment variables are used", async (t) => {
     metricsHost: "0.0.0.0",
     streamReplicas: 3,
     authHs256SecretFile: undefined,
+    maxFeedSymbols: 5000,
+    natsUser: undefined,
+    natsPassword: undefined,
   });
 });
 

@@ -36,7 +36,9 @@ export interface RunningWorker {
  */
 export async function startWorker(cfg: ServeConfig, log: Logger): Promise<RunningWorker> {
   const { uws, binary } = loadNativeUws();
-  const values = new LastValues();
+  const values = new LastValues(cfg.maxFeedSymbols, () =>
+    log.warn({ maxFeedSymbols: cfg.maxFeedSymbols }, "the feed has more distinct symbols than --max-feed-symbols; quotes of newer symbols are dropped (quotecast_feed_symbols_over_cap_total)"),
+  );
   const sweepMs = heartbeatSweepMs(cfg.heartbeatMs);
   const fanout = new Fanout(values, {
     heartbeatMs: cfg.heartbeatMs,
@@ -55,7 +57,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
       onInvalid: (reason) => invalid[reason]++,
       onLoaded: (epoch) => fanout.markLoaded(epoch, performance.now()),
     },
-    { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas },
+    { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, user: cfg.natsUser, pass: cfg.natsPassword },
     log.child({ component: "ingest" }),
   );
   const drain = new Drain(fanout, cfg.drainMs, cfg.flushMs, log);
@@ -63,6 +65,9 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
     stream: fanout.counters,
     connections: () => fanout.connectionCount,
     quotesReceived: () => ingest.received,
+    outOfOrderLive: () => ingest.outOfOrderLive,
+    feedSymbols: () => values.size,
+    feedSymbolsOverCap: () => values.overCap,
     natsConnected: () => ingest.connected,
     invalid,
     rejected,
@@ -99,6 +104,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
   clock.start();
   const stopWarnings = startWarningSummary(log, () => ({
     slowConsumerDisconnects: fanout.counters.slowConsumerDisconnects,
+    feedQuotesOverSymbolCap: values.overCap,
     // Connections let in without the primary's verdict because it did not answer in time.
     admissionTimeouts: admission.timeouts,
     ...prefixed("invalidFeedMessages.", invalid),

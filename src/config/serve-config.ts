@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config-error.js";
 import { InvalidProxyAddressError, parseTrustedProxies } from "../http/client-address.js";
+import { DEFAULT_MAX_FEED_SYMBOLS } from "../feed/last-values.js";
 
 /** Everything `quotecast serve` can be told, after flags, environment and defaults. */
 export interface ServeConfig {
@@ -31,6 +32,9 @@ export interface ServeConfig {
   readonly streamReplicas: number | undefined;
   /** A file holding the HS256 secret (kept out of `ps` and shell history); its content becomes authHs256Secret. */
   readonly authHs256SecretFile: string | undefined;
+  readonly maxFeedSymbols: number;
+  readonly natsUser: string | undefined;
+  readonly natsPassword: string | undefined;
 }
 
 type Kind = "int" | "string" | "list";
@@ -67,6 +71,9 @@ export const SERVE_OPTIONS = {
   metricsHost: { flag: "metrics-host", env: "QUOTECAST_METRICS_HOST", kind: "string", help: "bind address of the metrics endpoint" },
   streamReplicas: { flag: "stream-replicas", env: "QUOTECAST_STREAM_REPLICAS", kind: "int", min: 1, max: 5, help: "replicas of the QUOTES stream when this process creates it (default: inferred)" },
   authHs256SecretFile: { flag: "auth-hs256-secret-file", env: "QUOTECAST_AUTH_HS256_SECRET_FILE", kind: "string", help: "file holding the HS256 token secret (turns authentication on)" },
+  natsUser: { flag: "nats-user", env: "QUOTECAST_NATS_USER", kind: "string", help: "NATS user name (with --nats-password; see deploy/nats/permissions.conf)" },
+  natsPassword: { flag: "nats-password", env: "QUOTECAST_NATS_PASSWORD", kind: "string", help: "NATS password (prefer the environment variable: flags show in ps)" },
+  maxFeedSymbols: { flag: "max-feed-symbols", env: "QUOTECAST_MAX_FEED_SYMBOLS", kind: "int", min: 1, max: 10_000_000, help: "distinct feed symbols a worker keeps; quotes of newer symbols are dropped and counted" },
 } as const satisfies Record<keyof ServeConfig, OptionSpec>;
 
 export const SERVE_DEFAULTS: ServeConfig = {
@@ -92,6 +99,9 @@ export const SERVE_DEFAULTS: ServeConfig = {
   metricsHost: "127.0.0.1",
   streamReplicas: undefined,
   authHs256SecretFile: undefined,
+  maxFeedSymbols: DEFAULT_MAX_FEED_SYMBOLS,
+  natsUser: undefined,
+  natsPassword: undefined,
 };
 
 /** Flags win over environment variables, which win over defaults. Throws ConfigError. */

@@ -7,6 +7,7 @@ import { ensureQuoteStream, LIVE_PREFIX, QUOTE_STREAM, republishesLive } from ".
 import { QUOTES_WILDCARD } from "./symbol.js";
 import { validateQuote, type InvalidReason } from "./validate.js";
 import { streamSequence } from "./republish-header.js";
+import { CatchUpProgress } from "./catch-up-progress.js";
 import type { LastValue, LastValues } from "./last-values.js";
 
 /** What the ingest tells the rest of the worker. Called synchronously, on the hot path. */
@@ -25,10 +26,16 @@ export interface IngestOptions {
   readonly name: string;
   /** `--stream-replicas`: replicas when this worker creates the stream; undefined infers them. */
   readonly streamReplicas?: number | undefined;
+  /** NATS credentials, when NATS requires them (default: none). */
+  readonly user?: string | undefined;
+  readonly pass?: string | undefined;
 }
 
 /** Catch-ups read again, at most, when they end short of the stream leader's last sequence. */
 const MAX_REREADS = 20;
+
+/** How often a running catch-up checks its consumer, so that it ends even if no message comes. */
+const CATCH_UP_CHECK_MS = 1_000;
 
 /** Messages asked for per pull while catching up. */
 const PULL_BATCH = 4096;
@@ -64,6 +71,15 @@ export class FeedIngest {
   #generation = 0;
   /** Feed messages received, live or in a catch-up. */
   received = 0;
+  /** Live messages not taken because they were not the next sequence (left to a JetStream read). */
+  outOfOrderLive = 0;
+  /** A catch-up is under way (or about to begin). */
+  #catchingUp = false;
+  /** Highest sequence a live message claimed out of order since the last catch-up began. */
+  #liveAhead = 0;
+  #lastRequested = Number.NEGATIVE_INFINITY;
+  #catchUpCheck: NodeJS.Timeout | undefined;
+  #deferred: NodeJS.Timeout | undefined;
 
   constructor(values: LastValues, listener: IngestListener, opts: IngestOptions, log: Logger) {
     this.#values = values;
@@ -95,13 +111,15 @@ export class FeedIngest {
     void this.#watchStatus(nc);
     // Live first, so nothing published while the last values load falls between the two.
     this.#live = nc.subscribe(LIVE_PREFIX + QUOTES_WILDCARD, { callback: this.#onLive });
-    await this.#startCatchUp(nc);
+    this.#runCatchUp(nc);
   }
 
   /** Stop following and close the NATS connection, letting in-flight messages finish. */
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#generation++;
+    clearInterval(this.#catchUpCheck);
+    clearTimeout(this.#deferred);
     const nc = this.#nc;
     this.#nc = null;
     this.#live?.unsubscribe();
@@ -115,6 +133,16 @@ export class FeedIngest {
     const seq = streamSequence(m);
     // Not from the stream's republish (someone published here by hand): it has no place in the order.
     if (seq === 0) return;
+    // Anyone allowed to publish on qc.live.> can write any Nats-Sequence header: one forged
+    // 999999999999 went to every client and froze every id (issue 17, item 9). So the live feed
+    // is taken only in stream order, the next sequence after the last applied; anything else is
+    // read from JetStream instead, whose consumer delivers only what the stream stored.
+    if (seq !== this.#values.highWater + 1) {
+      this.outOfOrderLive++;
+      if (seq > this.#liveAhead) this.#liveAhead = seq;
+      if (this.#nc !== null) this.#requestCatchUp(this.#nc);
+      return;
+    }
     this.#apply(m.subject.slice(LIVE_PREFIX.length), m.data, seq);
   };
 
@@ -138,6 +166,9 @@ export class FeedIngest {
    */
   async #startCatchUp(nc: NatsConnection): Promise<void> {
     const generation = ++this.#generation;
+    this.#catchingUp = true;
+    this.#liveAhead = 0;
+    clearInterval(this.#catchUpCheck);
     const old = this.#catchUp;
     this.#catchUp = null;
     await old?.close().catch(() => undefined);
@@ -170,42 +201,67 @@ export class FeedIngest {
     // The stream's end as its leader reported it before this read began. An R1 consumer may be
     // placed on a replica that has not caught up yet (a NATS node that just rejoined), whose
     // "no more pending" comes early: a snapshot from it would miss the newest quotes.
-    const leaderEnd = info.state.last_seq;
-    let readTo = from === null ? 0 : from - 1;
-    const done = (): void => {
+    const progress = new CatchUpProgress(from === null ? 0 : from - 1, info.state.last_seq);
+    const stopReading = (): void => {
+      this.#generation++;
+      clearInterval(this.#catchUpCheck);
+      const messages = this.#catchUp;
+      this.#catchUp = null;
+      void messages?.close().catch(() => undefined);
+    };
+    const readAgain = (why: string): void => {
       if (generation !== this.#generation || caughtUp) return;
       // Bounded: a purge can leave the leader's last sequence pointing at a message no longer there.
-      if (readTo < leaderEnd && !keepFollowing && this.#rereads < MAX_REREADS) {
-        this.#rereads++;
-        this.#log.warn({ readTo, leaderEnd, attempt: this.#rereads }, "the catch-up read a stream replica behind its leader; reading again");
-        this.#generation++;
-        const messages = this.#catchUp;
-        this.#catchUp = null;
-        void messages?.close().catch(() => undefined);
-        setTimeout(() => {
-          if (!this.#stopping) void this.#startCatchUp(nc).catch((err: unknown) => this.#log.error({ err }, "could not catch up with the quote stream"));
-        }, 250).unref();
+      if (this.#rereads >= MAX_REREADS) {
+        this.#log.warn({ readTo: progress.readTo, leaderEnd: progress.leaderEnd, rereads: this.#rereads }, "the catch-up ended short of the stream's end after every re-read; taking what it read");
+        finish();
         return;
       }
+      this.#rereads++;
+      this.#log.warn({ readTo: progress.readTo, leaderEnd: progress.leaderEnd, attempt: this.#rereads }, `${why}; reading again`);
+      stopReading();
+      setTimeout(() => {
+        this.#runCatchUp(nc);
+      }, 250).unref();
+    };
+    const finish = (): void => {
+      if (generation !== this.#generation || caughtUp) return;
       caughtUp = true;
       this.#rereads = 0;
-      if (!keepFollowing) {
-        this.#generation++;
-        const messages = this.#catchUp;
-        this.#catchUp = null;
-        void messages?.close().catch(() => undefined);
-      }
+      this.#catchingUp = false;
+      if (keepFollowing) clearInterval(this.#catchUpCheck);
+      else stopReading();
       this.#values.releasePosition();
       this.#log.info({ symbols: this.#values.size, streamSeq: this.#values.highWater, from: from ?? "last per subject" }, "caught up with the quote stream");
       if (!this.#loaded) {
         this.#loaded = true;
         this.#listener.onLoaded(epoch);
       }
+      // Live quotes that came ahead of the read were left to JetStream: read them now.
+      if (this.#liveAhead > this.#values.highWater && !keepFollowing) this.#requestCatchUp(nc);
     };
-    if ((await consumer.info(true)).num_pending === 0) {
-      done();
+    if ((await consumer.info(true)).num_pending === 0 && progress.leaderEnd <= progress.readTo) {
+      finish();
       if (!keepFollowing) return;
     }
+    // The end must come whether or not another message arrives: checked every second against
+    // what the consumer says it sent (see CatchUpProgress).
+    clearInterval(this.#catchUpCheck);
+    this.#catchUpCheck = setInterval(() => {
+      if (generation !== this.#generation || caughtUp) return;
+      // A consumer that cannot even say how far it is (gone with a NATS node that hangs) counts
+      // as one with nothing more to send: without progress, the read starts again.
+      void consumer.info(false).then(
+        (ci) => ({ pending: ci.num_pending, delivered: ci.delivered.stream_seq }),
+        () => ({ pending: 0, delivered: progress.readTo }),
+      ).then((c) => {
+        if (generation !== this.#generation || caughtUp) return;
+        const verdict = progress.check(c);
+        if (verdict === "done") finish();
+        else if (verdict === "read-again") readAgain("the catch-up consumer sends nothing more, short of the stream's end");
+      });
+    }, CATCH_UP_CHECK_MS);
+    this.#catchUpCheck.unref();
     const messages = await consumer.consume({
       max_messages: PULL_BATCH,
       // Notice a silent server within seconds rather than the default 30 s.
@@ -214,14 +270,53 @@ export class FeedIngest {
       callback: (m: JsMsg) => {
         if (generation !== this.#generation) return;
         this.#apply(m.subject, m.data, m.seq);
-        if (m.seq > readTo) readTo = m.seq;
-        if (m.info.pending === 0) done();
+        progress.delivered(m.seq);
+        if (caughtUp) return;
+        if (progress.complete) finish();
+        else if (m.info.pending === 0) readAgain("the catch-up read a stream replica behind its leader");
       },
     });
     // Messages may arrive before consume() resolves: if the catch-up already finished (or was
     // superseded), this consumer must not keep pulling the whole feed a second time.
     if (generation !== this.#generation) void messages.close().catch(() => undefined);
     else this.#catchUp = messages;
+  }
+
+  /**
+   * Start a catch-up in the background. One that fails (a JetStream request timing out while NATS
+   * elects or a node hangs) is started again a second later unless a newer one took its place:
+   * left failed, no later live message out of order would be read from JetStream.
+   */
+  #runCatchUp(nc: NatsConnection): void {
+    if (this.#stopping) return;
+    this.#catchingUp = true;
+    void this.#startCatchUp(nc).catch((err: unknown) => {
+      this.#log.error({ err }, "could not catch up with the quote stream; trying again in a second");
+      const generation = this.#generation;
+      setTimeout(() => {
+        if (generation === this.#generation) this.#runCatchUp(nc);
+      }, 1_000).unref();
+    });
+  }
+
+  /**
+   * A live message out of order asks for a read from JetStream: at most one catch-up at a time
+   * and one start every CATCH_UP_CHECK_MS (forged messages cannot start a storm of them); a
+   * request inside that window is deferred to its end, never dropped.
+   */
+  #requestCatchUp(nc: NatsConnection): void {
+    if (this.#catchingUp || this.#stopping || !this.#connected || this.#deferred !== undefined) return;
+    const wait = this.#lastRequested + CATCH_UP_CHECK_MS - performance.now();
+    if (wait > 0) {
+      this.#deferred = setTimeout(() => {
+        this.#deferred = undefined;
+        this.#requestCatchUp(nc);
+      }, wait);
+      this.#deferred.unref();
+      return;
+    }
+    this.#lastRequested = performance.now();
+    this.#runCatchUp(nc);
   }
 
   async #connectWithRetry(): Promise<NatsConnection | null> {
@@ -232,6 +327,7 @@ export class FeedIngest {
         return await connect({
           servers,
           name: this.#opts.name,
+          ...(this.#opts.user === undefined ? {} : { user: this.#opts.user, pass: this.#opts.pass ?? "" }),
           // The list is an order of preference: each node lists its own (nearest) NATS server
           // first, so nodes spread over the cluster rather than all landing where nats.js's
           // shuffle puts them. After a failure the client tries that server once more, then the next ones.
@@ -284,7 +380,7 @@ export class FeedIngest {
           this.#connected = true;
           this.#log.info({ server: s.server }, "NATS reconnected; catching up with the quote stream");
           // The live subscription is renewed by the client; what was published meanwhile is not.
-          if (!this.#stopping) void this.#startCatchUp(nc).catch((err: unknown) => this.#log.error({ err }, "could not catch up with the quote stream"));
+          this.#runCatchUp(nc);
           break;
         default:
           break;

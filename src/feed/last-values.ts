@@ -11,11 +11,27 @@ export interface LastValue {
   ts: number;
 }
 
+/** Default of `--max-feed-symbols`: distinct symbols a worker keeps (see docs/faults.md). */
+export const DEFAULT_MAX_FEED_SYMBOLS = 100_000;
+
 /** Latest quote per symbol, and how far into the stream this worker has applied updates. */
 export class LastValues {
   readonly #values = new Map<string, LastValue>();
   #highWater = 0;
   #held: number | null = null;
+  /** Quotes dropped because their symbol was new and the cap was reached. */
+  overCap = 0;
+
+  /**
+   * @param maxSymbols distinct symbols kept; a quote of a symbol beyond it is dropped and counted
+   *   (200,000 new symbols on the feed took each worker from 64 to 221 MiB, and a respawned worker
+   *   loaded them all again). Symbols already held keep updating.
+   * @param onCapReached called once, on the first quote dropped for the cap (not per quote).
+   */
+  constructor(
+    readonly maxSymbols = Number.POSITIVE_INFINITY,
+    private readonly onCapReached: () => void = () => undefined,
+  ) {}
 
   /** Highest stream sequence applied: every quote at or below it is reflected here. */
   get highWater(): number {
@@ -56,6 +72,10 @@ export class LastValues {
     if (streamSeq > this.#highWater) this.#highWater = streamSeq;
     const cur = this.#values.get(sym);
     if (cur === undefined) {
+      if (this.#values.size >= this.maxSymbols) {
+        if (this.overCap++ === 0) this.onCapReached();
+        return undefined;
+      }
       const entry: LastValue = { sym, json, bytes: Buffer.from(json), streamSeq, ts };
       this.#values.set(sym, entry);
       return entry;

@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, type StreamInfo, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { QUOTES_WILDCARD } from "./symbol.js";
 import type { Logger } from "../logger.js";
+import { stableCreated } from "./stream-created.js";
 
 /** The JetStream stream that keeps the last quote of every `quotes.<SYMBOL>` subject. */
 export const QUOTE_STREAM = "QUOTES";
@@ -37,6 +38,11 @@ export async function ensureQuoteStream(nc: NatsConnection, log: Logger, opts: Q
 
 async function ensureStream(nc: NatsConnection, log: Logger, wanted: number | undefined): Promise<StreamInfo> {
   const jsm = await jetstreamManager(nc);
+  // Event ids carry the stream's creation time: every answer must hold the real one.
+  return stableCreated(await findOrCreate(jsm, nc, log), () => jsm.streams.info(QUOTE_STREAM));
+}
+
+async function findOrCreate(jsm: JetStreamManager, nc: NatsConnection, log: Logger): Promise<StreamInfo> {
   try {
     const info = await jsm.streams.info(QUOTE_STREAM);
     if (republishesLive(info)) return info;

@@ -35,3 +35,37 @@ export class LatencyHistogram {
 
 /** Publish-to-write latency buckets: from one millisecond to ten seconds. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Publish-to-write latencies beyond this are not fan-out latency and are not observed: a quote is
+ * written at the next flush, and a connection congested for `--slow-consumer-ms` (10 s by default)
+ * is closed, so none waits in quotecast for a minute. What lies beyond is a `ts` that is wrong
+ * (the feed forwards any finite number: one of ten years ahead or −8.64e15 took the histogram's
+ * sum to 1.7e13 s) or a quote read again after a long NATS outage: counted, not observed.
+ */
+export const MAX_PLAUSIBLE_LATENCY_S = 60;
+
+/**
+ * A quote stamped up to this far in the future is taken as clock skew between the publisher's
+ * host and ours and observed as 0; further ahead it is counted as `future`.
+ */
+export const CLOCK_SKEW_S = 1;
+
+/** Why a publish-to-write latency was not observed; the `reason` label of its counter. */
+export type ImplausibleLatency = "future" | "too_old";
+export const IMPLAUSIBLE_LATENCY_REASONS: readonly ImplausibleLatency[] = ["future", "too_old"];
+
+/** The publish-to-write histogram: observes plausible latencies only, counts the rest by reason. */
+export class PublishLatencyHistogram extends LatencyHistogram {
+  readonly implausible: Record<ImplausibleLatency, number> = { future: 0, too_old: 0 };
+
+  constructor() {
+    super(LATENCY_BUCKETS);
+  }
+
+  override observe(seconds: number): void {
+    if (seconds > MAX_PLAUSIBLE_LATENCY_S) this.implausible.too_old++;
+    else if (seconds < -CLOCK_SKEW_S || Number.isNaN(seconds)) this.implausible.future++;
+    else super.observe(seconds < 0 ? 0 : seconds);
+  }
+}

@@ -4,7 +4,7 @@ import type { InvalidReason } from "../feed/validate.js";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/auth-failure.js";
 import { INVALID_REASONS } from "../feed/validate.js";
 import type { StreamCounters } from "../stream/stream-counters.js";
-import type { LatencyHistogram } from "./latency-histogram.js";
+import { IMPLAUSIBLE_LATENCY_REASONS, type LatencyHistogram } from "./latency-histogram.js";
 
 /** Why a connection was refused; the `reason` label of quotecast_rejected_connections_total. */
 export type RejectReason = "max_connections" | "max_connections_per_ip" | "connect_rate" | "connect_rate_per_ip" | "draining";
@@ -15,6 +15,11 @@ export interface WorkerMetricSources {
   readonly stream: StreamCounters;
   connections(): number;
   quotesReceived(): number;
+  /** Live feed messages left to JetStream because they were not the next stream sequence. */
+  outOfOrderLive(): number;
+  /** Distinct symbols held, and quotes dropped for `--max-feed-symbols`. */
+  feedSymbols(): number;
+  feedSymbolsOverCap(): number;
   natsConnected(): boolean;
   readonly invalid: Record<InvalidReason, number>;
   readonly rejected: Record<RejectReason, number>;
@@ -42,6 +47,9 @@ export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   new Gauge({ name: "quotecast_connections", help: "Open SSE connections", registers: [registry], collect() { this.set(src.connections()); } });
   new Gauge({ name: "quotecast_nats_connected", help: "1 while connected to NATS", registers: [registry], collect() { this.set(src.natsConnected() ? 1 : 0); } });
   total("quotecast_quotes_received_total", "Feed messages received from NATS (valid or not)", src.quotesReceived);
+  total("quotecast_feed_out_of_order_total", "Live feed messages not taken because they were not the next stream sequence (after an outage, or forged on qc.live.>); JetStream is read instead", src.outOfOrderLive);
+  new Gauge({ name: "quotecast_feed_symbols", help: "Distinct feed symbols held (at most --max-feed-symbols), the largest over workers", aggregator: "max", registers: [registry], collect() { this.set(src.feedSymbols()); } });
+  total("quotecast_feed_symbols_over_cap_total", "Feed quotes dropped because their symbol was new and --max-feed-symbols was reached", src.feedSymbolsOverCap);
   total("quotecast_frames_sent_total", "SSE events written (snapshots and quotes events)", () => src.stream.framesSent);
   total("quotecast_frames_built_total", "Distinct quotes events assembled: frames sent over this is how many connections share each", () => src.stream.framesBuilt);
   total("quotecast_bytes_sent_total", "SSE bytes written, heartbeats included", () => src.stream.bytesSent);
@@ -51,6 +59,7 @@ export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   labelled("quotecast_rejected_connections_total", "Subscriptions refused, by reason", REJECT_REASONS, src.rejected, registry);
   labelled("quotecast_auth_failures_total", "Subscriptions refused by authentication, entitlement or origin policy, by reason", AUTH_FAILURE_REASONS, src.authFailures, registry);
   eventLoopLagP99Max(registry);
+  labelled("quotecast_publish_to_write_out_of_range_total", "Publish-to-write latencies not observed: a ts more than 1 s ahead (future) or over 60 s old (too_old)", IMPLAUSIBLE_LATENCY_REASONS, src.stream.publishToWrite.implausible, registry);
   registry.registerMetric(histogram("quotecast_publish_to_write_seconds", "Time from a quote's publish (its ts) to the write of the frame that carries it", src.stream.publishToWrite));
   registry.registerMetric(histogram("quotecast_flush_duration_seconds", "Time one coalescing flush took", src.stream.flushDuration));
   return registry;

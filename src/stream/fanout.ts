@@ -371,7 +371,7 @@ export class Fanout {
       if (v === undefined) continue;
       frames.add(v.bytes);
       if (changeNo < minChange) minChange = changeNo;
-      latency.observe(Math.max(0, wallNow - v.ts) / 1000);
+      latency.observe((wallNow - v.ts) / 1000);
     }
     this.#frameMinChange = minChange;
     if (frames.count === 0) return null;

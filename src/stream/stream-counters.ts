@@ -1,4 +1,4 @@
-import { LatencyHistogram, LATENCY_BUCKETS } from "../metrics/latency-histogram.js";
+import { LatencyHistogram, PublishLatencyHistogram } from "../metrics/latency-histogram.js";
 
 /** What the stream core counts; plain fields so the hot path only adds numbers. */
 export class StreamCounters {
@@ -9,7 +9,7 @@ export class StreamCounters {
   heartbeatsSent = 0;
   slowConsumerDisconnects = 0;
   /** Time from a quote's publish (`ts`) to the write of the frame holding it, per quote per frame built. */
-  readonly publishToWrite = new LatencyHistogram(LATENCY_BUCKETS);
+  readonly publishToWrite = new PublishLatencyHistogram();
   /** Time one flush tick took. */
   readonly flushDuration = new LatencyHistogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25]);
 }
