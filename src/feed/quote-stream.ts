@@ -39,10 +39,10 @@ export async function ensureQuoteStream(nc: NatsConnection, log: Logger, opts: Q
 async function ensureStream(nc: NatsConnection, log: Logger, wanted: number | undefined): Promise<StreamInfo> {
   const jsm = await jetstreamManager(nc);
   // Event ids carry the stream's creation time: every answer must hold the real one.
-  return stableCreated(await findOrCreate(jsm, nc, log), () => jsm.streams.info(QUOTE_STREAM));
+  return stableCreated(await findOrCreate(jsm, nc, log, wanted), () => jsm.streams.info(QUOTE_STREAM));
 }
 
-async function findOrCreate(jsm: JetStreamManager, nc: NatsConnection, log: Logger): Promise<StreamInfo> {
+async function findOrCreate(jsm: JetStreamManager, nc: NatsConnection, log: Logger, wanted: number | undefined): Promise<StreamInfo> {
   try {
     const info = await jsm.streams.info(QUOTE_STREAM);
     if (republishesLive(info)) return info;
