@@ -14,7 +14,7 @@ import { DEFAULT_SYMBOLS } from "../simulator/universe.js";
 import { Drain } from "./drain.js";
 import { connectionBudget, openFileLimit } from "../http/fd-budget.js";
 import { startWarningSummary } from "./warning-summary.js";
-import { Admission } from "./admission.js";
+import { Admission, localShare } from "./admission.js";
 import { AdmissionClient } from "./admission-ipc.js";
 import type { AdmissionGate } from "../http/quotes-route.js";
 import type { Registry } from "prom-client";
@@ -143,7 +143,8 @@ const FRAMES_PER_SLICE = 256;
 
 /** The primary decides for the whole server; a worker run on its own decides for itself. */
 function admissionGate(cfg: ServeConfig): AdmissionGate & { readonly timeouts: number } {
-  if (process.send !== undefined) return new AdmissionClient();
+  // Without the primary's verdict a worker applies its share of each cap, never none.
+  if (process.send !== undefined) return new AdmissionClient(localShare(cfg, cfg.workers));
   const local = new Admission(cfg);
   return {
     timeouts: 0,

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { freePort, freePorts } from "./nats-server.js";
@@ -114,6 +114,17 @@ export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast>
 export function metricValue(text: string, name: string, labels = ""): number {
   const line = text.split("\n").find((l) => l.startsWith(labels ? `${name}{${labels}}` : `${name} `));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+/** Established connections on local `port`, counted per owning process (from `ss`): which worker serves what. */
+export function connectionsByPid(port: number): Map<number, number> {
+  const out = execFileSync("ss", ["-tnpH", "state", "established", "(", "sport", "=", `:${port}`, ")"], { encoding: "utf8" });
+  const counts = new Map<number, number>();
+  for (const line of out.split("\n")) {
+    const pid = /pid=(\d+)/.exec(line)?.[1];
+    if (pid !== undefined) counts.set(Number(pid), (counts.get(Number(pid)) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** Children of `pid`, read from /proc (Linux). */
