@@ -110,10 +110,16 @@ export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast>
   throw new Error(`quotecast did not become ready on ${base}${path}; output:\n${out}`);
 }
 
-/** The value of one sample line of Prometheus text (`name{labels} value`); 0 when absent. */
+/**
+ * The value of one sample line of Prometheus text (`name{labels} value`). Throws when the sample
+ * is absent or not a number: "equals 0" must not pass because a metric went missing.
+ */
 export function metricValue(text: string, name: string, labels = ""): number {
   const line = text.split("\n").find((l) => l.startsWith(labels ? `${name}{${labels}}` : `${name} `));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+  if (line === undefined) throw new Error(`metric ${name}${labels ? `{${labels}}` : ""} is not in the scrape`);
+  const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+  if (Number.isNaN(value)) throw new Error(`metric ${name}${labels ? `{${labels}}` : ""} is not a number: ${JSON.stringify(line)}`);
+  return value;
 }
 
 /** Established connections on local `port`, counted per owning process (from `ss`): which worker serves what. */
