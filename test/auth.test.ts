@@ -107,7 +107,7 @@ t.test("auth - a symbol outside the entitlements is 403 naming it", async (t) =>
   t.equal(metricValue(await qc.metrics(), "quotecast_auth_failures_total", 'reason="not_entitled"'), 1);
 });
 
-t.test("auth - the stream closes within about a second of the token's exp", async (t) => {
+t.test("auth - the stream closes within ~250 ms of the token's exp", async (t) => {
   // Long enough for the snapshot to arrive first on a loaded machine.
   const exp = Math.floor(Date.now() / 1000) + 3;
   const token = await new SignJWT({ symbols: ["*"] }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(exp).sign(key);
@@ -117,7 +117,10 @@ t.test("auth - the stream closes within about a second of the token's exp", asyn
   await c.waitFor(() => c.ended || c.closed, 6000, "end of stream at expiry");
   const lateMs = Date.now() - exp * 1000;
   t.ok(lateMs >= 0, `not before exp (${lateMs} ms)`);
-  t.ok(lateMs < 1500, `within ~1 s of exp (${lateMs} ms late)`);
+  // The promise (README): one sweep every 250 ms, and exp is whole seconds, so a stream is due at
+  // the first sweep at or after exp: at most 250 ms late by design. Margin: another 250 ms for
+  // timers and a loopback read on a loaded 2-core machine. A 1 s sweep fails this about half the time.
+  t.ok(lateMs < 500, `within 250 ms of exp plus 250 ms margin (${lateMs} ms late)`);
   t.match(c.body, /: token expired\n\n$/);
 });
 
