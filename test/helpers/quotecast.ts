@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { connect as netConnect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { freePort, freePorts } from "./nats-server.js";
 
@@ -166,4 +167,36 @@ export async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** The process (worker) holding each established connection on local `port`, by the client's port. */
+export function workerByClientPort(port: number): Map<number, number> {
+  const out = execFileSync("ss", ["-tnpH", "state", "established", "(", "sport", "=", `:${port}`, ")"], { encoding: "utf8" });
+  const owners = new Map<number, number>();
+  for (const line of out.split("\n")) {
+    // Recv-Q Send-Q Local:port Peer:port users:(("node",pid=N,fd=M))
+    const m = /\S+:\d+\s+\S+:(\d+)\s+users:.*?pid=(\d+)/.exec(line);
+    if (m) owners.set(Number(m[1]), Number(m[2]));
+  }
+  return owners;
+}
+
+/**
+ * Resolve once `n` different processes accept connections on `port`: startQuotecast waits for one
+ * worker to be ready, and a test of a server-wide limit that runs before the others listen
+ * proves nothing about them. Probes are bare TCP connections that send nothing, so they use no
+ * cap and no connect-rate token.
+ */
+export async function waitForWorkersListening(port: number, n: number, timeoutMs = 15_000): Promise<void> {
+  await waitFor(async () => {
+    const probes = Array.from({ length: 16 }, () => netConnect(port, "127.0.0.1"));
+    try {
+      await Promise.all(probes.map((s) => new Promise((resolve, reject) => s.once("connect", resolve).once("error", reject))));
+      await sleep(100);
+      const owners = workerByClientPort(port);
+      return new Set(probes.map((s) => owners.get(s.localPort!)).filter((pid) => pid !== undefined)).size >= n;
+    } finally {
+      probes.forEach((s) => s.destroy());
+    }
+  }, timeoutMs, `${n} processes accepting connections on port ${port}`);
 }
