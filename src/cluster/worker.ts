@@ -16,6 +16,7 @@ import { connectionBudget, openFileLimit } from "../http/fd-budget.js";
 import { startWarningSummary } from "./warning-summary.js";
 import { Admission, localShare } from "./admission.js";
 import { AdmissionClient } from "./admission-ipc.js";
+import { SubscriptionBudget } from "../http/subscription-budget.js";
 import type { AdmissionGate } from "../http/quotes-route.js";
 import type { Registry } from "prom-client";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/auth-failure.js";
@@ -76,6 +77,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
     fanout,
     admission,
     connectionBudget: budget,
+    subscriptions: new SubscriptionBudget(cfg.maxWorkerSubscriptions),
     trustProxy: cfg.trustProxy,
     rejected,
     auth,
