@@ -74,7 +74,8 @@ export const SERVE_DEFAULTS: ServeConfig = {
   maxConnectRatePerIp: 200,
   trustProxy: [],
   maxSymbols: 500,
-  // Worst case, every symbol unique: ~190 bytes of heap each (bench/memory.ts), so ~380 MB a worker.
+  // Worst case, every symbol unique: ~190 B of heap, ~270 B of RSS each (bench/memory.ts,
+  // bench/memory-rss.mjs), so ~380 MB of heap, ~520 MiB of RSS above the baseline, a worker.
   maxWorkerSubscriptions: 2_000_000,
   maxQuoteBytes: 8192,
   slowConsumerMs: 10_000,
