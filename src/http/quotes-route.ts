@@ -149,7 +149,8 @@ class Subscriber implements ExpiringStream {
     if (this.#gone) return Promise.resolve();
     return this.deps.admission.admit(this.ip).then(
       (verdict) => this.admitted(verdict, request, grant),
-      // The primary did not answer: let the client in rather than refuse everyone.
+      // Not reached with AdmissionClient, which never rejects (without a verdict it decides on
+      // its share of the caps); a gate that rejects lets the client in, as before.
       () => this.admitted({ ok: true }, request, grant),
     );
   }
