@@ -1,5 +1,5 @@
 import t from "tap";
-import { Admission, MIN_BURST_PER_IP, TokenBucket } from "../src/cluster/admission.js";
+import { Admission, localShare, MIN_BURST_PER_IP, TokenBucket } from "../src/cluster/admission.js";
 import { clientAddress, normalize } from "../src/http/client-address.js";
 
 const open = { maxConnections: 1_000_000, maxConnectionsPerIp: 1_000_000, maxConnectRate: 0, maxConnectRatePerIp: 0 };
@@ -55,6 +55,18 @@ t.test("admission - the per-address rate admits a burst of at least 500", async 
   t.match(a.admit("9.9.9.9", 0), { ok: false, reason: "connect_rate_per_ip" });
   t.equal(a.admit("8.8.8.8", 0).ok, true, "other addresses keep their own bucket");
   t.equal(a.admit("9.9.9.9", 50).ok, true, "refills at 20/s");
+});
+
+t.test("admission - a worker's local share divides every limit and never adds up to more than the whole", async (t) => {
+  const share = localShare({ maxConnections: 101, maxConnectionsPerIp: 50, maxConnectRate: 20, maxConnectRatePerIp: 0 }, 2);
+  t.same(share, { maxConnections: 50, maxConnectionsPerIp: 25, maxConnectRate: 10, maxConnectRatePerIp: 0, minBurstPerIp: 250 });
+  t.equal(localShare({ ...open, maxConnectionsPerIp: 3 }, 4).maxConnectionsPerIp, 0, "a cap below the worker count: refuse rather than exceed");
+  const a = new Admission(localShare({ ...open, maxConnectionsPerIp: 4 }, 2));
+  a.hold("1.1.1.1");
+  t.equal(a.admit("1.1.1.1", 0).ok, true, "held connections count against the share");
+  t.match(a.admit("1.1.1.1", 0), { ok: false, reason: "max_connections_per_ip" });
+  const slow = new Admission(localShare({ ...open, maxConnectRate: 1 }, 4));
+  t.same([slow.admit("a", 0).ok, slow.admit("b", 0).ok, slow.admit("c", 3999).ok, slow.admit("d", 4000).ok], [true, false, false, true], "a quarter token a second");
 });
 
 t.test("admission - token bucket arithmetic", async (t) => {

@@ -1,4 +1,5 @@
 import t from "tap";
+import fc from "fast-check";
 import { SignJWT } from "jose";
 import { authorize } from "../src/auth/authorize.js";
 import { Entitlements, parseSymbolsClaim } from "../src/auth/entitlements.js";
@@ -26,6 +27,33 @@ t.test("entitlements - the symbols claim must be an array of strings with * only
   t.equal(parseSymbolsClaim([1]), null);
   t.equal(parseSymbolsClaim(["A*PL"]), null);
   t.equal(parseSymbolsClaim(undefined), null);
+});
+
+t.test("entitlements - a claim entry is the symbol rule as written, ASCII case aside; anything else is malformed", async (t) => {
+  t.same(parseSymbolsClaim(["aapl", "brk.*", "Btc-*", "*", "A".repeat(16), "A".repeat(16) + "*"]), ["AAPL", "BRK.*", "BTC-*", "*", "A".repeat(16), "A".repeat(16) + "*"]);
+  // Each of these was read by trimming and Unicode upper-casing: " *" as everything, "ı*" as I*, "ﬀ" as FF.
+  for (const entry of [" *", "* ", " AAPL", "AAPL ", "ı*", "ıbm", "ﬀ", "ß", "straße", "\u212Aa", "ſ*", "", "**", ".*", "-A", "A".repeat(17), "A\u0000", "AAPL\n", "A,B", "A B", "Ａ"]) {
+    t.equal(parseSymbolsClaim(["AAPL", entry]), null, JSON.stringify(entry));
+  }
+});
+
+t.test("entitlements - property: every string is either refused or grants only what its ASCII upper-case spells", async (t) => {
+  const unit = fc.oneof(fc.constantFrom(..."ABZabz09.-* ıİßﬀſ\u212A\u0130\t"), fc.string({ unit: "binary", minLength: 1, maxLength: 1 }));
+  const symbol = fc.stringMatching(/^[A-Z0-9][A-Z0-9.\-]{0,15}$/);
+  const asciiRule = /^(?:\*|[A-Za-z0-9][A-Za-z0-9.\-]{0,15}\*?)$/;
+  fc.assert(
+    fc.property(fc.string({ unit, maxLength: 18 }), fc.array(symbol, { maxLength: 5 }), (entry, symbols) => {
+      const parsed = parseSymbolsClaim([entry]);
+      if (!asciiRule.test(entry)) return parsed === null;
+      const p = entry.replace(/[a-z]/g, (c) => c.toUpperCase());
+      if (parsed === null || parsed[0] !== p) return false;
+      const e = new Entitlements(parsed);
+      const model = (s: string) => p === "*" || s === p || (p.endsWith("*") && s.startsWith(p.slice(0, -1)));
+      return symbols.every((s) => e.allows(s) === model(s));
+    }),
+    { numRuns: 2000, seed: 20261206 },
+  );
+  t.pass("2000 generated claim entries");
 });
 
 t.test("token-source - header first, then query, then cookie", async (t) => {

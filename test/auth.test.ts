@@ -51,16 +51,20 @@ t.test("auth - a missing token is 401 with a WWW-Authenticate challenge", async 
 t.test("auth - malformed, badly signed, expired and not-yet-valid tokens are 401, each counted by reason", async (t) => {
   const before = await qc.metrics();
   const now = Math.floor(Date.now() / 1000);
-  const cases: [string, string, RegExp][] = [
+  const cases: [string, string, RegExp, string?][] = [
     ["malformed", "not.a.jwt", /not a well-formed JWT/],
     ["bad_signature", await hs256({ symbols: ["*"] }, 60, new TextEncoder().encode("another-secret-that-is-32-bytes-long!!")), /signature/],
     ["expired", await hs256({ symbols: ["*"] }, -10), /expired/],
     ["not_yet_valid", await new SignJWT({ symbols: ["*"] }).setProtectedHeader({ alg: "HS256" }).setNotBefore(now + 600).setExpirationTime(now + 900).sign(key), /not valid yet/],
     ["malformed", await new SignJWT({ symbols: ["*"] }).setProtectedHeader({ alg: "HS256" }).sign(key), /exp/],
     ["malformed", await hs256({ symbols: "AAPL" }), /symbols claim/],
+    // Read once as trimmed and Unicode upper-cased: everything, I* (so IBM), and FF.
+    ["malformed", await hs256({ symbols: [" *"] }), /symbols claim/],
+    ["malformed", await hs256({ symbols: ["ı*"] }), /symbols claim/, "IBM"],
+    ["malformed", await hs256({ symbols: ["ﬀ"] }), /symbols claim/, "FF"],
   ];
-  for (const [reason, token, message] of cases) {
-    const r = await get("/quotes?symbols=AAPL", { Authorization: `Bearer ${token}` });
+  for (const [reason, token, message, symbol = "AAPL"] of cases) {
+    const r = await get(`/quotes?symbols=${symbol}`, { Authorization: `Bearer ${token}` });
     t.equal(r.status, 401, reason);
     t.match(r.json.error, message, reason);
     t.equal(r.headers["www-authenticate"], 'Bearer error="invalid_token"');
@@ -71,7 +75,7 @@ t.test("auth - malformed, badly signed, expired and not-yet-valid tokens are 401
   t.equal((await get("/quotes?symbols=AAPL", { Authorization: "Basic dXNlcjpwYXNz" })).status, 401, "another scheme is refused");
   const after = await qc.metrics();
   const delta = (reason: string) => metricValue(after, "quotecast_auth_failures_total", `reason="${reason}"`) - metricValue(before, "quotecast_auth_failures_total", `reason="${reason}"`);
-  t.equal(delta("malformed"), 4);
+  t.equal(delta("malformed"), 7);
   t.equal(delta("bad_signature"), 2, "a wrong key and alg none");
   t.equal(delta("expired"), 1);
   t.equal(delta("not_yet_valid"), 1);
@@ -103,7 +107,7 @@ t.test("auth - a symbol outside the entitlements is 403 naming it", async (t) =>
   t.equal(metricValue(await qc.metrics(), "quotecast_auth_failures_total", 'reason="not_entitled"'), 1);
 });
 
-t.test("auth - the stream closes within about a second of the token's exp", async (t) => {
+t.test("auth - the stream closes within ~250 ms of the token's exp", async (t) => {
   // Long enough for the snapshot to arrive first on a loaded machine.
   const exp = Math.floor(Date.now() / 1000) + 3;
   const token = await new SignJWT({ symbols: ["*"] }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(exp).sign(key);
@@ -113,7 +117,10 @@ t.test("auth - the stream closes within about a second of the token's exp", asyn
   await c.waitFor(() => c.ended || c.closed, 6000, "end of stream at expiry");
   const lateMs = Date.now() - exp * 1000;
   t.ok(lateMs >= 0, `not before exp (${lateMs} ms)`);
-  t.ok(lateMs < 1500, `within ~1 s of exp (${lateMs} ms late)`);
+  // The promise (README): one sweep every 250 ms, and exp is whole seconds, so a stream is due at
+  // the first sweep at or after exp: at most 250 ms late by design. Margin: another 250 ms for
+  // timers and a loopback read on a loaded 2-core machine. A 1 s sweep fails this about half the time.
+  t.ok(lateMs < 500, `within 250 ms of exp plus 250 ms margin (${lateMs} ms late)`);
   t.match(c.body, /: token expired\n\n$/);
 });
 

@@ -1,7 +1,7 @@
 import t from "tap";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
-import { metricValue, sleep, startQuotecast, waitFor } from "./helpers/quotecast.js";
+import { metricValue, sleep, startQuotecast, waitFor, waitForWorkersListening, workerByClientPort } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
 let nats: NatsServer;
@@ -16,10 +16,30 @@ t.teardown(async () => {
   await nats?.cleanup();
 });
 
+/**
+ * Open `n` streams with `open` until they are served by both workers (closing them and trying
+ * again otherwise; the kernel spreads connections by their ports). A per-worker limit passes a
+ * test whose connections all land on one worker; spread over two, it fails.
+ */
+async function openOnBothWorkers(port: number, n: number, open: () => RawSseClient): Promise<RawSseClient[]> {
+  for (let attempt = 1; ; attempt++) {
+    const clients = Array.from({ length: n }, open);
+    await Promise.all(clients.map((c) => c.waitFor(() => c.status !== 0, 5000, "a response")));
+    await sleep(50);
+    const owners = workerByClientPort(port);
+    const workers = new Set(clients.map((c) => owners.get(c.socket.localPort!)));
+    if (workers.size === 2 && !workers.has(undefined)) return clients;
+    clients.forEach((c) => c.close());
+    if (attempt === 10) throw new Error(`${n} connections landed on one worker 10 times in a row`);
+    await sleep(300);
+  }
+}
+
 t.test("cluster - --max-connections holds for all workers together, with 503 and Retry-After beyond it", async (t) => {
   const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2", "--max-connections", "10"] });
   t.teardown(() => qc.stop());
-  const clients = Array.from({ length: 10 }, () => RawSseClient.open(qc.port, "/quotes?symbols=CAP"));
+  await waitForWorkersListening(qc.port, 2);
+  const clients = await openOnBothWorkers(qc.port, 10, () => RawSseClient.open(qc.port, "/quotes?symbols=CAP"));
   t.teardown(() => clients.forEach((c) => c.close()));
   for (const c of clients) await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
   t.ok(clients.every((c) => c.status === 200), "no refusal while fewer than the cap are open");
@@ -45,8 +65,10 @@ t.test("cluster - --max-connections holds for all workers together, with 503 and
 t.test("cluster - --max-connections-per-ip counts the address behind a trusted proxy", async (t) => {
   const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2", "--max-connections-per-ip", "3", "--trust-proxy", "127.0.0.1"] });
   t.teardown(() => qc.stop());
+  await waitForWorkersListening(qc.port, 2);
   const from = (ip: string) => RawSseClient.open(qc.port, "/quotes?symbols=PIP", { "X-Forwarded-For": ip });
-  const a = [from("198.51.100.1"), from("198.51.100.1"), from("198.51.100.1")];
+  // The address's three streams on both workers: a per-worker count would then admit a fourth.
+  const a = await openOnBothWorkers(qc.port, 3, () => from("198.51.100.1"));
   const b = from("198.51.100.2");
   t.teardown(() => [...a, b].forEach((c) => c.close()));
   for (const c of [...a, b]) await c.waitFor(() => c.status !== 0, 5000, "a response");
@@ -60,6 +82,8 @@ t.test("cluster - --max-connections-per-ip counts the address behind a trusted p
 t.test("cluster - the connect rate is limited with 503 and a jittered Retry-After", async (t) => {
   const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2", "--max-connect-rate", "20"] });
   t.teardown(() => qc.stop());
+  // Both workers listening before the burst: 60 connections then land on one worker with odds of 2^-59.
+  await waitForWorkersListening(qc.port, 2);
   const statuses = await Promise.all(
     Array.from({ length: 60 }, async () => {
       const res = await fetch(`${qc.base}/quotes?symbols=RATE`);

@@ -273,9 +273,11 @@ t.test("fanout - a resumed snapshot holds the quotes strictly newer than the id"
   apply("MSFT", 1, 20);
   apply("GOOG", 1, 30);
   apply("AAPL", 2, 40);
+  const ids: string[] = [];
   const resumed = (after: number) => {
     const sink = new MemorySink();
     fanout.open(["AAPL", "MSFT", "GOOG"], 50, formatEventId(EPOCH, after), sink, 0);
+    ids.push(sink.events[0]!.id);
     return sink.events[0]!.data.map((q) => `${q.sym}${q.seq}`);
   };
   t.same(resumed(0), ["AAPL2", "MSFT1", "GOOG1"], "after 0: everything");
@@ -283,6 +285,12 @@ t.test("fanout - a resumed snapshot holds the quotes strictly newer than the id"
   t.same(resumed(30), ["AAPL2"]);
   t.same(resumed(40), [], "up to date");
   t.same(resumed(1000), [], "an id from further on (another worker read further)");
+  // The snapshot's id is this worker's position, or the client's id when that is further on: an id
+  // a client sees never goes back, so its next resume does not ask again for what it holds.
+  t.same(ids, [0, 20, 30, 40, 1000].map((after) => formatEventId(EPOCH, Math.max(after, 40))));
+  const full = new MemorySink();
+  fanout.open(["AAPL"], 50, formatEventId("another-epoch", 5000), full, 0);
+  t.equal(full.events[0]!.id, formatEventId(EPOCH, 40), "an id of another epoch is not a position here: the full snapshot carries our own");
 });
 
 t.test("fanout - a member that leaves while its frame is written skips no other member", async (t) => {

@@ -1,7 +1,7 @@
 import t from "tap";
 import fc from "fast-check";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { Entitlements } from "../src/auth/entitlements.js";
+import { Entitlements, parseSymbolsClaim } from "../src/auth/entitlements.js";
 import { findToken } from "../src/auth/token-source.js";
 import { createTokenVerifier } from "../src/auth/token-verifier.js";
 import { SYMBOL_PATTERN } from "../src/feed/symbol.js";
@@ -22,6 +22,16 @@ const limits = { maxSymbols: 50, flushMs: 50 };
 const anyString = fc.oneof(fc.string({ unit: "binary", maxLength: 200 }), fc.string({ unit: fc.constantFrom("%", "0", "a", "A", "&", "=", ",", "+", "\r", "\n", "\u0000", "ß", "ı", ".", "-", ";", " "), maxLength: 200 }));
 const symbolish = fc.string({ unit: fc.constantFrom(..."ABCXYZ019.-abzß ,%\r\n*"), minLength: 0, maxLength: 20 });
 const queryParts = fc.array(fc.tuple(fc.constantFrom("symbols", "interval", "lastEventId", "token", "x", ""), fc.oneof(symbolish, anyString, fc.double().map(String))), { maxLength: 8 });
+
+/** Whether an Origin names this host (and port): the only Origin that needs no CORS headers. */
+function sameHost(origin: string, host: string): boolean {
+  try {
+    const u = new URL(origin);
+    return (u.protocol === "http:" || u.protocol === "https:") && host !== "" && u.host === new URL(`http://${host}`).host;
+  } catch {
+    return false;
+  }
+}
 
 function sseEvents(text: string): EventSourceMessage[] {
   const out: EventSourceMessage[] = [];
@@ -127,12 +137,16 @@ t.test("hostile input - every frame built from accepted quotes parses as exactly
 t.test("hostile input - entitlements agree with a reference model; token and origin parsing never throw", async (t) => {
   const pattern = fc.oneof(fc.constant("*"), symbolish, symbolish.map((s) => s + "*"));
   fc.assert(
-    fc.property(fc.array(pattern, { maxLength: 6 }), fc.array(symbolish.map((s) => s.toUpperCase()), { maxLength: 6 }), (patterns, symbols) => {
+    fc.property(fc.array(pattern, { maxLength: 6 }), fc.array(symbolish.map((s) => s.toUpperCase()), { maxLength: 6 }), (claim, symbols) => {
+      const patterns = parseSymbolsClaim(claim);
+      // A claim with any entry that is not the symbol rule (or a prefix of it and *) as written is refused whole.
+      const wellFormed = claim.every((raw) => raw === "*" || /^[A-Za-z0-9][A-Za-z0-9.\-]{0,15}\*?$/.test(raw));
+      if (patterns === null) return !wellFormed;
+      if (!wellFormed) return false;
       const e = new Entitlements(patterns);
       const model = (s: string) =>
-        patterns.some((raw) => {
-          const p = raw.trim().toUpperCase();
-          if (p === "") return false;
+        claim.some((raw) => {
+          const p = raw.toUpperCase();
           return p === "*" || p === s || (p.endsWith("*") && s.startsWith(p.slice(0, -1)));
         });
       return symbols.every((s) => e.allows(s) === model(s)) && JSON.stringify(e.missing(symbols)) === JSON.stringify(symbols.filter((s) => !model(s)));
@@ -142,8 +156,11 @@ t.test("hostile input - entitlements agree with a reference model; token and ori
   fc.assert(
     fc.property(anyString, fc.option(anyString, { nil: undefined }), anyString, anyString, (auth, query, cookie, host) => {
       const r = findToken(auth, query, cookie);
-      decideOrigin(auth, host, ["https://a.example"]);
-      return r.ok ? r.token.length > 0 : r.reason === "missing" || r.reason === "malformed";
+      const d = decideOrigin(auth, host, ["https://a.example"]);
+      // Only the listed origin is ever allowed, and only an absent Origin or the host's own is no-cors.
+      const originOk =
+        d.kind === "allowed" ? auth === "https://a.example" && d.allowOrigin === auth : d.kind === "no-cors" ? auth === "" || sameHost(auth, host) : d.kind === "forbidden";
+      return originOk && (r.ok ? r.token.length > 0 : r.reason === "missing" || r.reason === "malformed");
     }),
     params,
   );

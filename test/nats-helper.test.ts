@@ -40,10 +40,10 @@ function listenable(port: number): Promise<boolean> {
   });
 }
 
-t.test("nats helper - freePort gives a bindable port, never the shared 4222", async (t) => {
+t.test("nats helper - freePort gives a bindable port (so never one in use, like the shared 4222)", async (t) => {
   const port = await freePort();
   t.ok(port > 0 && port < 65536);
-  t.not(port, 4222);
+  // A port in use (the shared server's 4222 among them) could not be bound: this is the check that can fail.
   t.ok(await listenable(port), "the port can be bound");
 });
 

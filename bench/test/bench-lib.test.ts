@@ -1,6 +1,6 @@
-// The bench's pure parts (run with `npx tap bench/test/`; not part of `npm test`, which never
-// runs the bench): the latency histogram, the ceiling's frame size, the capacity rule, the
-// subscriptions every server gets, and the chart.
+// The bench's pure parts (`npm test` runs them, as does `npx tap bench/test/`; the bench itself
+// never runs in `npm test`): the latency histogram, the ceiling's frame size, the capacity rule,
+// the subscriptions every server gets, and the chart.
 
 import t from "tap";
 import { held, nextProbe } from "../capacity.js";

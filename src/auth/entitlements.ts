@@ -1,18 +1,18 @@
 /**
  * The `symbols` claim of a token: what its holder may subscribe to. Each entry is an exact
  * symbol (`AAPL`), a prefix ending in `*` (`BRK.*`, `BTC-*`), or `*` alone for everything.
- * Pure; matching is case-insensitive like the subscription itself.
+ * Pure; matching is case-insensitive like the subscription itself (ASCII letters only).
  */
 export class Entitlements {
   readonly #exact = new Set<string>();
   readonly #prefixes: string[] = [];
   readonly #all: boolean;
 
+  /** `patterns` as parseSymbolsClaim returns them: checked and upper-cased. */
   constructor(patterns: readonly string[]) {
     let all = false;
     for (const raw of patterns) {
-      const p = raw.trim().toUpperCase();
-      if (p === "") continue;
+      const p = asciiUpper(raw);
       if (p === "*") all = true;
       else if (p.endsWith("*")) this.#prefixes.push(p.slice(0, -1));
       else this.#exact.add(p);
@@ -37,18 +37,30 @@ export class Entitlements {
 export const MAX_ENTITLEMENT_PATTERNS = 10_000;
 
 /**
- * The `symbols` claim, checked: an array of strings, each an exact symbol or a prefix ending
- * in `*` (a `*` anywhere else is not a pattern we know, so the token is refused as malformed
- * rather than read in a way its issuer did not mean). Returns null when the claim is unusable.
+ * One claim entry: the symbol rule in either ASCII case, optionally followed by `*` (a prefix of
+ * a symbol), or `*` alone. Spelled out in ASCII rather than upper-cased and then tested:
+ * Unicode case mapping turns "ı" into "I", "ﬀ" into "FF" and "ß" into "SS", so an entry the
+ * issuer never wrote would be granted; and nothing is trimmed, so `" *"` is not `*`.
+ */
+const CLAIM_ENTRY = /^(?:\*|[A-Za-z0-9][A-Za-z0-9.\-]{0,15}\*?)$/;
+
+/** Upper-case a-z only; every other code unit is kept as it is. */
+function asciiUpper(s: string): string {
+  return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+}
+
+/**
+ * The `symbols` claim, checked: an array of strings, each an exact symbol, a prefix of one
+ * ending in `*`, or `*`, exactly as written but for ASCII case. Anything else is not a pattern
+ * we know, so the token is refused as malformed (401) rather than read in a way its issuer did
+ * not mean. Returns the entries upper-cased, or null when the claim is unusable.
  */
 export function parseSymbolsClaim(claim: unknown): string[] | null {
   if (!Array.isArray(claim) || claim.length > MAX_ENTITLEMENT_PATTERNS) return null;
   const out: string[] = [];
   for (const entry of claim) {
-    if (typeof entry !== "string") return null;
-    const star = entry.indexOf("*");
-    if (star !== -1 && star !== entry.length - 1) return null;
-    out.push(entry);
+    if (typeof entry !== "string" || !CLAIM_ENTRY.test(entry)) return null;
+    out.push(asciiUpper(entry));
   }
   return out;
 }

@@ -7,6 +7,8 @@ export interface AdmissionLimits {
   readonly maxConnectRate: number;
   /** New connections per second per address; 0 = no limit. */
   readonly maxConnectRatePerIp: number;
+  /** Burst a per-address bucket admits at least; default MIN_BURST_PER_IP. */
+  readonly minBurstPerIp?: number;
 }
 
 export type Verdict = { ok: true } | { ok: false; reason: RejectReason; retryAfterSeconds: number };
@@ -29,7 +31,7 @@ export class Admission {
   #lastSweep = 0;
 
   constructor(readonly limits: AdmissionLimits) {
-    this.#global = limits.maxConnectRate > 0 ? new TokenBucket(limits.maxConnectRate, limits.maxConnectRate) : null;
+    this.#global = limits.maxConnectRate > 0 ? new TokenBucket(limits.maxConnectRate, Math.max(1, limits.maxConnectRate)) : null;
   }
 
   get open(): number {
@@ -52,7 +54,7 @@ export class Admission {
     if (l.maxConnectRatePerIp > 0) {
       let bucket = this.#perIp.get(ip);
       if (bucket === undefined) {
-        bucket = new TokenBucket(l.maxConnectRatePerIp, Math.max(MIN_BURST_PER_IP, l.maxConnectRatePerIp));
+        bucket = new TokenBucket(l.maxConnectRatePerIp, Math.max(1, l.minBurstPerIp ?? MIN_BURST_PER_IP, l.maxConnectRatePerIp));
         this.#perIp.set(ip, bucket);
       }
       if (!bucket.take(now)) return reject("connect_rate_per_ip", 1);
@@ -60,6 +62,15 @@ export class Admission {
     this.#open++;
     this.#openPerIp.set(ip, perIp + 1);
     return { ok: true };
+  }
+
+  /**
+   * Count a connection that was admitted elsewhere (by the primary) without checking or spending
+   * anything, so that a later local decision sees what is already open here.
+   */
+  hold(ip: string): void {
+    this.#open++;
+    this.#openPerIp.set(ip, (this.#openPerIp.get(ip) ?? 0) + 1);
   }
 
   /** A connection admitted earlier has closed. */
@@ -112,4 +123,22 @@ export class TokenBucket {
     if (!Number.isNaN(this.#last)) this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.rate);
     this.#last = now;
   }
+}
+
+/**
+ * One worker's share of the server's limits: each cap and rate divided by the number of workers,
+ * rounded down so that the shares together never exceed the whole (a cap below the number of
+ * workers gives a share of 0: refuse rather than exceed). What a worker applies on its own when
+ * the primary cannot give a verdict.
+ */
+export function localShare(limits: AdmissionLimits, workers: number): AdmissionLimits {
+  const n = Math.max(1, workers);
+  return {
+    maxConnections: Math.floor(limits.maxConnections / n),
+    maxConnectionsPerIp: Math.floor(limits.maxConnectionsPerIp / n),
+    // A rate stays "no limit" at 0; a positive rate keeps a positive share (fractional tokens refill).
+    maxConnectRate: limits.maxConnectRate / n,
+    maxConnectRatePerIp: limits.maxConnectRatePerIp / n,
+    minBurstPerIp: Math.floor((limits.minBurstPerIp ?? MIN_BURST_PER_IP) / n),
+  };
 }

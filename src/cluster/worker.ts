@@ -14,8 +14,9 @@ import { DEFAULT_SYMBOLS } from "../simulator/universe.js";
 import { Drain } from "./drain.js";
 import { connectionBudget, openFileLimit } from "../http/fd-budget.js";
 import { startWarningSummary } from "./warning-summary.js";
-import { Admission } from "./admission.js";
+import { Admission, localShare } from "./admission.js";
 import { AdmissionClient } from "./admission-ipc.js";
+import { SubscriptionBudget } from "../http/subscription-budget.js";
 import type { AdmissionGate } from "../http/quotes-route.js";
 import type { Registry } from "prom-client";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/auth-failure.js";
@@ -81,6 +82,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
     fanout,
     admission,
     connectionBudget: budget,
+    subscriptions: new SubscriptionBudget(cfg.maxWorkerSubscriptions),
     trustProxy: cfg.trustProxy,
     rejected,
     auth,
@@ -149,7 +151,8 @@ const FRAMES_PER_SLICE = 256;
 
 /** The primary decides for the whole server; a worker run on its own decides for itself. */
 function admissionGate(cfg: ServeConfig): AdmissionGate & { readonly timeouts: number } {
-  if (process.send !== undefined) return new AdmissionClient();
+  // Without the primary's verdict a worker applies its share of each cap, never none.
+  if (process.send !== undefined) return new AdmissionClient(localShare(cfg, cfg.workers));
   const local = new Admission(cfg);
   return {
     timeouts: 0,

@@ -19,6 +19,8 @@ export interface ServeConfig {
   readonly maxConnectRatePerIp: number;
   readonly trustProxy: readonly string[];
   readonly maxSymbols: number;
+  /** Symbol subscriptions (symbols × connections) one worker holds at most; beyond, 503. */
+  readonly maxWorkerSubscriptions: number;
   readonly maxQuoteBytes: number;
   readonly slowConsumerMs: number;
   readonly metricsPort: number;
@@ -61,6 +63,7 @@ export const SERVE_OPTIONS = {
   maxConnectRatePerIp: { flag: "max-connect-rate-per-ip", env: "QUOTECAST_MAX_CONNECT_RATE_PER_IP", kind: "int", min: 0, help: "new connections per second per client address (0: no limit)" },
   trustProxy: { flag: "trust-proxy", env: "QUOTECAST_TRUST_PROXY", kind: "list", help: "proxy addresses and CIDR ranges (IPv4, IPv6) whose X-Forwarded-For is believed" },
   maxSymbols: { flag: "max-symbols", env: "QUOTECAST_MAX_SYMBOLS", kind: "int", min: 1, max: 100_000, help: "most symbols per connection" },
+  maxWorkerSubscriptions: { flag: "max-worker-subscriptions", env: "QUOTECAST_MAX_WORKER_SUBSCRIPTIONS", kind: "int", min: 1, help: "symbol subscriptions (symbols x connections) one worker holds; beyond, 503" },
   maxQuoteBytes: { flag: "max-quote-bytes", env: "QUOTECAST_MAX_QUOTE_BYTES", kind: "int", min: 64, max: 1_048_576, help: "larger feed messages are invalid" },
   slowConsumerMs: { flag: "slow-consumer-ms", env: "QUOTECAST_SLOW_CONSUMER_MS", kind: "int", min: 100, help: "a connection congested this long is closed" },
   metricsPort: { flag: "metrics-port", env: "QUOTECAST_METRICS_PORT", kind: "int", min: 0, max: 65535, help: "Prometheus endpoint port (0: off)" },
@@ -89,6 +92,9 @@ export const SERVE_DEFAULTS: ServeConfig = {
   maxConnectRatePerIp: 200,
   trustProxy: [],
   maxSymbols: 500,
+  // Worst case, every symbol unique: ~190 B of heap, ~270 B of RSS each (bench/memory.ts,
+  // bench/memory-rss.mjs), so ~380 MB of heap, ~520 MiB of RSS above the baseline, a worker.
+  maxWorkerSubscriptions: 2_000_000,
   maxQuoteBytes: 8192,
   slowConsumerMs: 10_000,
   metricsPort: 9464,

@@ -3,7 +3,8 @@ import type * as UWS from "uWebSockets.js";
 import { MethodNotAllowedError, NotFoundError } from "./errors.js";
 import { boardAssetRoute, boardPageRoute, loadBoardAssets } from "./board-route.js";
 import { HeadResponse } from "./head-response.js";
-import { checkRequestLimits } from "./request-limits.js";
+import { type AmbiguousFramingError, checkFraming, checkRequestLimits } from "./request-limits.js";
+import { rejectAndClose } from "./reject-and-close.js";
 import { quotesPreflight, quotesRoute, type QuotesRouteDeps } from "./quotes-route.js";
 import { respond, respondError } from "./respond.js";
 
@@ -75,14 +76,24 @@ function limited(handler: Handler): Handler {
     const target = req.getUrl().length + (req.getQuery()?.length ?? -1) + 1;
     let count = 0;
     let bytes = 0;
+    const contentLengths: string[] = [];
+    let transferEncoding = false;
     req.forEach((name, value) => {
       count++;
       bytes += name.length + value.length + 4;
+      if (name === "content-length") contentLengths.push(value);
+      else if (name === "transfer-encoding") transferEncoding = true;
     });
     try {
       checkRequestLimits(target, count, bytes);
     } catch (err) {
       respondError(res, err);
+      return;
+    }
+    try {
+      checkFraming(contentLengths, transferEncoding);
+    } catch (err) {
+      rejectAndClose(res, err as AmbiguousFramingError, req.getMethod() === "head");
       return;
     }
     handler(res, req);

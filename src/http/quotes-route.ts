@@ -13,6 +13,7 @@ import { corsHeaders, decideOrigin, PREFLIGHT_HEADERS, type OriginDecision } fro
 import { ForbiddenError, ServiceUnavailableError } from "./errors.js";
 import { parseQuotesRequest, type QuotesRequest, type QuotesRequestLimits } from "./quotes-request.js";
 import { respond, respondError } from "./respond.js";
+import type { SubscriptionBudget } from "./subscription-budget.js";
 import { UwsSink } from "./uws-sink.js";
 
 /** Decides, for the whole server, whether a new connection may open. */
@@ -33,6 +34,8 @@ export interface QuotesRouteDeps {
   isDraining(): boolean;
   /** Most connections this worker can hold within its file-descriptor limit. */
   readonly connectionBudget: number;
+  /** Symbol subscriptions (symbols × connections) this worker may hold: its memory ceiling. */
+  readonly subscriptions: SubscriptionBudget;
   /** Token checking; null when authentication is off. */
   readonly auth: SubscriptionAuth | null;
   /** Subscriptions refused by authentication, entitlement or origin policy, by reason. */
@@ -130,6 +133,8 @@ export function quotesPreflight(deps: Pick<QuotesRouteDeps, "corsOrigins" | "aut
 class Subscriber implements ExpiringStream {
   #gone = false;
   #holdsSlot = false;
+  /** Symbols taken from the worker's subscription budget, given back when it ends. */
+  #symbolsHeld = 0;
   #sink: UwsSink | null = null;
   #conn: Connection | null = null;
 
@@ -161,7 +166,8 @@ class Subscriber implements ExpiringStream {
     }
     return this.deps.admission.admit(this.ip).then(
       (verdict) => this.admitted(verdict, request, grant),
-      // The primary did not answer: let the client in rather than refuse everyone.
+      // Not reached with AdmissionClient, which never rejects (without a verdict it decides on
+      // its share of the caps); a gate that rejects lets the client in, as before.
       () => this.admitted({ ok: true }, request, grant),
     );
   }
@@ -205,6 +211,8 @@ class Subscriber implements ExpiringStream {
         throw new ServiceUnavailableError(rejectMessage(verdict.reason), verdict.retryAfterSeconds);
       }
       if (deps.isDraining()) throw draining(deps);
+      if (!deps.subscriptions.take(request.symbols.length)) throw overBudget(deps);
+      this.#symbolsHeld = request.symbols.length;
     } catch (err) {
       this.#gone = true;
       this.#finish();
@@ -267,6 +275,10 @@ class Subscriber implements ExpiringStream {
       this.#holdsSlot = false;
       this.deps.admission.release(this.ip);
     }
+    if (this.#symbolsHeld > 0) {
+      this.deps.subscriptions.release(this.#symbolsHeld);
+      this.#symbolsHeld = 0;
+    }
   }
 }
 
@@ -286,6 +298,12 @@ function headersOnly(res: HttpResponse, cors: Readonly<Record<string, string>> |
   });
 }
 
+function overBudget(deps: QuotesRouteDeps): ServiceUnavailableError {
+  deps.rejected.subscription_budget++;
+  const b = deps.subscriptions;
+  return new ServiceUnavailableError(`this server process holds ${b.held} of its ${b.limit} symbol subscriptions (symbols x connections, --max-worker-subscriptions); retry later or subscribe to fewer symbols`, 5 + Math.floor(Math.random() * 10));
+}
+
 function draining(deps: QuotesRouteDeps): ServiceUnavailableError {
   deps.rejected.draining++;
   return new ServiceUnavailableError("server is draining; reconnect to another instance", 1 + Math.floor(Math.random() * 3));
@@ -302,5 +320,7 @@ function rejectMessage(reason: RejectReason): string {
       return "too many new connections; retry later";
     case "draining":
       return "server is draining; reconnect to another instance";
+    case "subscription_budget":
+      return "this server process is at its subscription budget; retry later";
   }
 }

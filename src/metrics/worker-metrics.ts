@@ -7,8 +7,8 @@ import type { StreamCounters } from "../stream/stream-counters.js";
 import { IMPLAUSIBLE_LATENCY_REASONS, type LatencyHistogram } from "./latency-histogram.js";
 
 /** Why a connection was refused; the `reason` label of quotecast_rejected_connections_total. */
-export type RejectReason = "max_connections" | "max_connections_per_ip" | "connect_rate" | "connect_rate_per_ip" | "draining";
-export const REJECT_REASONS: readonly RejectReason[] = ["max_connections", "max_connections_per_ip", "connect_rate", "connect_rate_per_ip", "draining"];
+export type RejectReason = "max_connections" | "max_connections_per_ip" | "connect_rate" | "connect_rate_per_ip" | "draining" | "subscription_budget";
+export const REJECT_REASONS: readonly RejectReason[] = ["max_connections", "max_connections_per_ip", "connect_rate", "connect_rate_per_ip", "draining", "subscription_budget"];
 
 /** Numbers the worker keeps as plain fields; read only when Prometheus scrapes. */
 export interface WorkerMetricSources {

@@ -143,8 +143,8 @@ export class Fanout {
       this.#orderHoles++;
       if (!this.#ticking) this.#compactOrder();
       for (const slot of group.slots) {
-        slot.groups.delete(group);
-        if (slot.groups.size === 0) this.#slots.delete(slot.sym);
+        slot.removeGroup(group);
+        if (slot.groups.length === 0) this.#slots.delete(slot.sym);
       }
     }
   }
@@ -256,7 +256,7 @@ export class Fanout {
     group = new SubscriptionGroup(key, intervalMs, slots, this.#changeNo);
     group.orderIndex = this.#order.push(group) - 1;
     this.#groups.set(key, group);
-    for (const slot of slots) slot.groups.add(group);
+    for (const slot of slots) slot.addGroup(group);
     return group;
   }
 

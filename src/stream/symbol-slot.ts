@@ -1,6 +1,9 @@
 import type { LastValue } from "../feed/last-values.js";
 import type { SubscriptionGroup } from "./subscription-group.js";
 
+/** Shared by every slot without groups; never written to (addGroup replaces it). */
+const NO_GROUPS: SubscriptionGroup[] = [];
+
 /**
  * The fan-out's view of one subscribed symbol: when it last changed, and which groups hold it.
  * Exists while some group holds the symbol.
@@ -10,11 +13,30 @@ export class SymbolSlot {
   changeNo = 0;
   /** The tick whose start lists this slot as changed (each slot is listed once per tick). */
   listedTick = 0;
-  readonly groups = new Set<SubscriptionGroup>();
+  /**
+   * The groups holding it, in an array: a Set costs ~156 bytes even with one entry, an array of
+   * one ~56, and most slots of unique symbols have exactly one group. A group is added once and
+   * removed once; removal swaps in the last, so order does not matter here.
+   */
+  groups: SubscriptionGroup[] = NO_GROUPS;
 
   constructor(
     readonly sym: string,
     /** Its latest value, once one was published: the feed's entry, updated in place. */
     public value: LastValue | undefined,
   ) {}
+
+  addGroup(group: SubscriptionGroup): void {
+    // A literal of one has room for one; pushing onto an empty array would reserve 17.
+    if (this.groups.length === 0) this.groups = [group];
+    else this.groups.push(group);
+  }
+
+  removeGroup(group: SubscriptionGroup): void {
+    const i = this.groups.indexOf(group);
+    if (i === -1) return;
+    const last = this.groups.pop()!;
+    if (i < this.groups.length) this.groups[i] = last;
+    else if (this.groups.length === 0) this.groups = NO_GROUPS;
+  }
 }

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { connect as netConnect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { freePort, freePorts } from "./nats-server.js";
 
@@ -110,10 +111,27 @@ export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast>
   throw new Error(`quotecast did not become ready on ${base}${path}; output:\n${out}`);
 }
 
-/** The value of one sample line of Prometheus text (`name{labels} value`); 0 when absent. */
+/**
+ * The value of one sample line of Prometheus text (`name{labels} value`). Throws when the sample
+ * is absent or not a number: "equals 0" must not pass because a metric went missing.
+ */
 export function metricValue(text: string, name: string, labels = ""): number {
   const line = text.split("\n").find((l) => l.startsWith(labels ? `${name}{${labels}}` : `${name} `));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+  if (line === undefined) throw new Error(`metric ${name}${labels ? `{${labels}}` : ""} is not in the scrape`);
+  const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+  if (Number.isNaN(value)) throw new Error(`metric ${name}${labels ? `{${labels}}` : ""} is not a number: ${JSON.stringify(line)}`);
+  return value;
+}
+
+/** Established connections on local `port`, counted per owning process (from `ss`): which worker serves what. */
+export function connectionsByPid(port: number): Map<number, number> {
+  const out = execFileSync("ss", ["-tnpH", "state", "established", "(", "sport", "=", `:${port}`, ")"], { encoding: "utf8" });
+  const counts = new Map<number, number>();
+  for (const line of out.split("\n")) {
+    const pid = /pid=(\d+)/.exec(line)?.[1];
+    if (pid !== undefined) counts.set(Number(pid), (counts.get(Number(pid)) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** Children of `pid`, read from /proc (Linux). */
@@ -149,4 +167,36 @@ export async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** The process (worker) holding each established connection on local `port`, by the client's port. */
+export function workerByClientPort(port: number): Map<number, number> {
+  const out = execFileSync("ss", ["-tnpH", "state", "established", "(", "sport", "=", `:${port}`, ")"], { encoding: "utf8" });
+  const owners = new Map<number, number>();
+  for (const line of out.split("\n")) {
+    // Recv-Q Send-Q Local:port Peer:port users:(("node",pid=N,fd=M))
+    const m = /\S+:\d+\s+\S+:(\d+)\s+users:.*?pid=(\d+)/.exec(line);
+    if (m) owners.set(Number(m[1]), Number(m[2]));
+  }
+  return owners;
+}
+
+/**
+ * Resolve once `n` different processes accept connections on `port`: startQuotecast waits for one
+ * worker to be ready, and a test of a server-wide limit that runs before the others listen
+ * proves nothing about them. Probes are bare TCP connections that send nothing, so they use no
+ * cap and no connect-rate token.
+ */
+export async function waitForWorkersListening(port: number, n: number, timeoutMs = 15_000): Promise<void> {
+  await waitFor(async () => {
+    const probes = Array.from({ length: 16 }, () => netConnect(port, "127.0.0.1"));
+    try {
+      await Promise.all(probes.map((s) => new Promise((resolve, reject) => s.once("connect", resolve).once("error", reject))));
+      await sleep(100);
+      const owners = workerByClientPort(port);
+      return new Set(probes.map((s) => owners.get(s.localPort!)).filter((pid) => pid !== undefined)).size >= n;
+    } finally {
+      probes.forEach((s) => s.destroy());
+    }
+  }, timeoutMs, `${n} processes accepting connections on port ${port}`);
 }
