@@ -23,7 +23,13 @@ export interface ServeConfig {
   readonly authHs256Secret: string | undefined;
   readonly authPublicKey: string | undefined;
   readonly corsOrigins: readonly string[];
+  /** `gzip`: `/quotes` is compressed for clients that accept it. */
+  readonly compression: Compression;
+  /** Bandwidth budget per connection, kbit/s: the default and the ceiling of `maxKbps=` (0: unlimited). */
+  readonly maxKbps: number;
 }
+
+export type Compression = "off" | "gzip";
 
 type Kind = "int" | "string" | "list";
 interface OptionSpec {
@@ -56,6 +62,8 @@ export const SERVE_OPTIONS = {
   authHs256Secret: { flag: "auth-hs256-secret", env: "QUOTECAST_AUTH_HS256_SECRET", kind: "string", help: "HS256 token secret (turns authentication on)" },
   authPublicKey: { flag: "auth-public-key", env: "QUOTECAST_AUTH_PUBLIC_KEY", kind: "string", help: "PEM or JWKS file for RS256/EdDSA tokens (turns authentication on)" },
   corsOrigins: { flag: "cors-origins", env: "QUOTECAST_CORS_ORIGINS", kind: "list", help: "origins allowed to subscribe from a browser" },
+  compression: { flag: "compression", env: "QUOTECAST_COMPRESSION", kind: "string", help: "off or gzip: compress /quotes for clients whose Accept-Encoding allows it" },
+  maxKbps: { flag: "max-kbps", env: "QUOTECAST_MAX_KBPS", kind: "int", min: 0, max: 10_000_000, help: "bandwidth budget per connection, kbit/s: default and ceiling of maxKbps= (0: unlimited)" },
 } as const satisfies Record<keyof ServeConfig, OptionSpec>;
 
 export const SERVE_DEFAULTS: ServeConfig = {
@@ -78,6 +86,9 @@ export const SERVE_DEFAULTS: ServeConfig = {
   authHs256Secret: undefined,
   authPublicKey: undefined,
   corsOrigins: [],
+  // Off: see docs/compression-and-budget.md for the measurements behind it.
+  compression: "off",
+  maxKbps: 0,
 };
 
 /** Flags win over environment variables, which win over defaults. Throws ConfigError. */
@@ -109,6 +120,9 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   if (cfg.corsOrigins.some((o) => o !== "*" && !/^https?:\/\/[^/\s]+$/i.test(o))) {
     throw new ConfigError(`--cors-origins takes exact origins such as https://app.example.com (scheme, host, optional port; no path), or *; got ${JSON.stringify(cfg.corsOrigins.join(","))}`);
+  }
+  if (cfg.compression !== "off" && cfg.compression !== "gzip") {
+    throw new ConfigError(`--compression takes off or gzip, got ${JSON.stringify(cfg.compression)}`);
   }
   if (cfg.metricsPort !== 0 && cfg.metricsPort === cfg.port) {
     throw new ConfigError(`--metrics-port ${cfg.metricsPort} is the same as --port: choose another`);
