@@ -12,6 +12,10 @@
 //     --ticks N         ticks measured, after as many to warm up (default 200)
 //     --rate N          feed, quotes/s (default 2000); --flush-ms N (default 50)
 //     --no-write        print only (else a line per case in bench/results/compression.jsonl)
+//     --e2e             instead: real quotecast, NATS, publisher and load generator (bench/lib/run-one.ts),
+//                       off against gzip (clients send Accept-Encoding: gzip and decompress each
+//                       stream as it comes), per workload: frames/s, server CPU, bytes, p99; and
+//                       the idle RSS per connection (rate 0) of both. --measure S (default 8)
 //
 // Figures per case: wire bytes per frame and per delivered quote, their share of the uncompressed
 // bytes, CPU per frame written (user+system of the whole process over the measured ticks, feed
@@ -31,8 +35,9 @@ import { Fanout } from "../src/stream/fanout.js";
 import { GzipSink } from "../src/stream/gzip-sink.js";
 import { quote } from "./loadgen/quote.js";
 import { benchSymbols } from "./loadgen/symbols.js";
+import { cleanupAll, installCleanupHooks } from "./lib/processes.js";
 import { machine } from "./lib/report.js";
-import { subscriptionPaths } from "./lib/run-one.js";
+import { runOne, subscriptionPaths, type Figures, type RunSpec } from "./lib/run-one.js";
 
 type Mode = "off" | "gzip" | "stream1" | "stream6";
 type Workload = "own" | "shared";
@@ -197,8 +202,15 @@ function main(): void {
       rate: { type: "string", default: "2000" },
       "flush-ms": { type: "string", default: "50" },
       "no-write": { type: "boolean", default: false },
+      e2e: { type: "boolean", default: false },
+      measure: { type: "string", default: "8" },
     },
   });
+  if (values.e2e) {
+    installCleanupHooks(cleanupAll);
+    void endToEnd(values).finally(() => cleanupAll());
+    return;
+  }
   if (values.child !== undefined) {
     process.stdout.write(JSON.stringify(measureCase(JSON.parse(values.child) as Spec)) + "\n");
     return;
@@ -225,6 +237,55 @@ function main(): void {
     }
   }
   const cols = ["workload", "mode", "framesWritten", "framesBuilt", "wireBytesPerFrame", "shareOfOff", "cpuUsPerFrame", "extraCpuUsPerFrame", "idleBytesPerConnection", "idleRssPerConnection", "busyBytesPerConnection", "busyRssPerConnection"];
+  process.stdout.write(cols.join("\t") + "\n" + rows.map((r) => cols.map((c) => r[c] ?? "").join("\t")).join("\n") + "\n");
+}
+
+/** Off against gzip through real sockets; one run per case, fresh servers each. */
+async function endToEnd(values: { connections: string; workloads: string; rate: string; "flush-ms": string; measure: string; "no-write": boolean }): Promise<void> {
+  const at = new Date().toISOString();
+  const log = (s: string) => process.stderr.write(s + "\n");
+  const connections = Number(values.connections);
+  const rows: Figures[] = [];
+  const record = (spec: RunSpec, f: Figures, workload: string, mode: string) => {
+    const row: Figures = { workload, mode, connections: spec.connections, rate: spec.rate, flushMs: spec.flushMs, ...f };
+    rows.push(row);
+    log(JSON.stringify(row));
+    if (!values["no-write"]) {
+      const dir = fileURLToPath(new URL("../../../bench/results/", import.meta.url));
+      mkdirSync(dir, { recursive: true });
+      appendFileSync(dir + "compression.jsonl", JSON.stringify({ at, e2e: true, machine: machine("/usr/sbin/nats-server"), ...row }) + "\n");
+    }
+  };
+  const spec = (mode: string, workload: string, extra: Partial<RunSpec> = {}): RunSpec => ({
+    scenario: "compression",
+    server: "quotecast",
+    connections,
+    rate: Number(values.rate),
+    flushMs: Number(values["flush-ms"]),
+    universe: UNIVERSE,
+    perConnection: PER_CONNECTION,
+    slowShare: 0,
+    warmupSec: 3,
+    measureSec: Number(values.measure),
+    workers: 1,
+    concurrency: 100,
+    ...(mode === "gzip" ? { env: { QUOTECAST_COMPRESSION: "gzip" }, acceptGzip: true } : {}),
+    ...(workload === "shared" ? { lists: LISTS } : {}),
+    ...extra,
+  });
+  for (const workload of values.workloads.split(",")) {
+    for (const mode of ["off", "gzip"]) {
+      log(`  compression e2e: ${mode}, ${workload} lists, ${connections} connections`);
+      const s = spec(mode, workload);
+      record(s, await runOne(s, log), workload, mode);
+    }
+  }
+  for (const mode of ["off", "gzip"]) {
+    log(`  compression e2e: idle memory, ${mode}, ${connections} connections`);
+    const s = spec(mode, "own", { rate: 0, extra: "idle", idleSettleSec: 10 });
+    record(s, await runOne(s, log), "idle", mode);
+  }
+  const cols = ["workload", "mode", "framesPerSec", "quotesPerSec", "serverCpuPct", "clientMBps", "clientPlainMBps", "p50Ms", "p99Ms", "rssPerConnKB", "heapPerConnKB"];
   process.stdout.write(cols.join("\t") + "\n" + rows.map((r) => cols.map((c) => r[c] ?? "").join("\t")).join("\n") + "\n");
 }
 
