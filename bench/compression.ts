@@ -11,6 +11,8 @@
 //                       level 1 windowBits 10 memLevel 1 / level 6 windowBits 12 memLevel 2); default all
 //     --ticks N         ticks measured, after as many to warm up (default 200)
 //     --rate N          feed, quotes/s (default 2000); --flush-ms N (default 50)
+//     --quotes Q        bench: the bench publisher's quotes (bench/loadgen/quote.ts, default);
+//                       simulator: `quotecast feed`'s generator (its prices, sizes and popularity)
 //     --no-write        print only (else a line per case in bench/results/compression.jsonl)
 //     --e2e             instead: real quotecast, NATS, publisher and load generator (bench/lib/run-one.ts),
 //                       off against gzip (clients send Accept-Encoding: gzip and decompress each
@@ -33,6 +35,7 @@ import { LastValues } from "../src/feed/last-values.js";
 import type { Sink } from "../src/stream/connection.js";
 import { Fanout } from "../src/stream/fanout.js";
 import { GzipSink } from "../src/stream/gzip-sink.js";
+import { QuoteGenerator } from "../src/simulator/quote-generator.js";
 import { quote } from "./loadgen/quote.js";
 import { benchSymbols } from "./loadgen/symbols.js";
 import { cleanupAll, installCleanupHooks } from "./lib/processes.js";
@@ -49,6 +52,7 @@ interface Spec {
   readonly rate: number;
   readonly flushMs: number;
   readonly ticks: number;
+  readonly quotes?: "bench" | "simulator";
 }
 
 /** Reads every byte of a chunk (as the kernel copy would) and keeps none. */
@@ -126,7 +130,14 @@ export function measureCase(spec: Spec): Record<string, number | string> {
   let next = 0;
   let now = 0;
   let quotesPublished = 0;
+  const generator = spec.quotes === "simulator" ? new QuoteGenerator(symbols, spec.rate, 1) : null;
+  const fromGenerator = (subject: string, payload: string) => {
+    const v = values.apply(subject.slice(7), payload, ++streamSeq, Date.now());
+    if (v !== undefined) fanout.onQuote(v);
+    quotesPublished++;
+  };
   const publish = (n: number) => {
+    if (generator !== null) return generator.emit(n, Date.now(), fromGenerator);
     for (let k = 0; k < n; k++) {
       const i = next;
       next = (next + 1) % symbols.length;
@@ -173,6 +184,7 @@ export function measureCase(spec: Spec): Record<string, number | string> {
   return {
     mode: spec.mode,
     workload: spec.workload,
+    quotes: spec.quotes ?? "bench",
     connections: spec.connections,
     rate: spec.rate,
     flushMs: spec.flushMs,
@@ -201,6 +213,7 @@ function main(): void {
       ticks: { type: "string", default: "200" },
       rate: { type: "string", default: "2000" },
       "flush-ms": { type: "string", default: "50" },
+      quotes: { type: "string", default: "bench" },
       "no-write": { type: "boolean", default: false },
       e2e: { type: "boolean", default: false },
       measure: { type: "string", default: "8" },
@@ -219,7 +232,7 @@ function main(): void {
   const rows: Record<string, number | string>[] = [];
   for (const workload of values.workloads.split(",") as Workload[]) {
     for (const mode of values.modes.split(",") as Mode[]) {
-      const spec: Spec = { mode, workload, connections: Number(values.connections), rate: Number(values.rate), flushMs: Number(values["flush-ms"]), ticks: Number(values.ticks) };
+      const spec: Spec = { mode, workload, connections: Number(values.connections), rate: Number(values.rate), flushMs: Number(values["flush-ms"]), ticks: Number(values.ticks), quotes: values.quotes === "simulator" ? "simulator" : "bench" };
       const out = execFileSync(process.execPath, ["--expose-gc", HERE, "--child", JSON.stringify(spec)], { encoding: "utf8", maxBuffer: 1 << 20 });
       const row = JSON.parse(out) as Record<string, number | string>;
       const off = rows.find((r) => r.workload === workload && r.mode === "off");

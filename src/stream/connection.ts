@@ -41,7 +41,7 @@ export class Connection {
   /** Its place in its group's members. */
   memberIndex = -1;
   /**
-   * Set while it runs on a bandwidth budget (`maxKbps`): per symbol of its group, in the group's
+   * Non-null when it runs on a bandwidth budget (`maxKbps`): per symbol of its group, in the group's
    * order, the change number up to which a frame of its own carried that symbol although
    * `sentMark` did not move (a frame the budget cut short). A symbol is owed while its change
    * number is above both.

@@ -85,9 +85,9 @@ export class Fanout {
   #frameMinChange = 0;
   #epoch: string | null = null;
   #deflater: BlockDeflater | null = null;
-  /** Frames built so far: tells which frame `#frameBlock` holds. */
+  /** Frames built so far: tells whether the deflater's last block is the current frame's. */
   #frameSerial = 0;
-  /** The last frame built, and the serial and deflater call that compressed it (see `#blockOf`). */
+  /** The last frame built, and the frame serial and deflater call of its compressed block (see `#blockOf`). */
   #builtFrame: Buffer | null = null;
   #blockSerial = -1;
   #blockAt = -1;
