@@ -1,4 +1,5 @@
 import t from "tap";
+import { gunzipSync } from "node:zlib";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
 import { metricValue, sleep, startQuotecast, type Quotecast } from "./helpers/quotecast.js";
@@ -113,4 +114,21 @@ t.test("compression - a budgeted connection stays within its kbit/s, every symbo
   t.pass("every latest value arrived once the feed was quiet");
   const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
   t.ok(metricValue(metrics, "quotecast_frames_held_back_total") > 0, "held-back frames are counted");
+});
+
+t.test("compression - drain ends a gzip stream with its trailer: the whole body is one valid gzip member", async (t) => {
+  const server = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "50", "--compression", "gzip", "--drain-ms", "300", "--heartbeat-ms", "200"] });
+  const c = RawSseClient.open(server.port, "/quotes?symbols=GZD", { "Accept-Encoding": "gzip" });
+  t.teardown(() => c.close());
+  await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");
+  const q = pub.quote("GZD");
+  await c.waitFor(() => c.quotes().some((e) => e.quotes.some((x) => x.seq === q.seq)), 3000, "the quote");
+  await sleep(500); // a heartbeat or two
+  t.equal(await server.stop(), 0, "drained and exited 0");
+  await c.waitFor(() => c.closed, 5000, "the stream's end");
+  // gunzipSync checks the trailer's CRC-32 and length against everything the stream carried.
+  const whole = gunzipSync(Buffer.concat(c.gzipped)).toString();
+  t.equal(whole, c.body, "the whole body decompresses, trailer verified, to what was parsed incrementally");
+  t.ok(c.comments.length >= 1, "heartbeats came through compressed");
+  t.match(whole, /\n\nretry: \d+\n\n$/, "the drain's retry line is the last thing in it");
 });

@@ -32,6 +32,8 @@ export class RawSseClient {
   body = "";
   /** Every read of the body from the socket, as it arrived (before de-chunking): bytes on the wire. */
   readonly wire: { at: number; bytes: number }[] = [];
+  /** gzip streams: the body as received after de-chunking, still compressed. */
+  readonly gzipped: Buffer[] = [];
   #gunzip: Gunzip | null = null;
   ended = false;
   closed = false;
@@ -192,7 +194,10 @@ export class RawSseClient {
 
   /** Body bytes after de-chunking: decompressed first when the stream is gzip. */
   #decoded(b: Buffer): void {
-    if (this.#gunzip !== null && !this.#gunzip.destroyed) this.#gunzip.write(Buffer.from(b));
+    if (this.#gunzip !== null && !this.#gunzip.destroyed) {
+      this.gzipped.push(Buffer.from(b));
+      this.#gunzip.write(Buffer.from(b));
+    }
     else this.#text(this.#decoder.write(b));
   }
 
