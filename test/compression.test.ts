@@ -4,6 +4,7 @@ import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
 import { metricValue, sleep, startQuotecast, type Quotecast } from "./helpers/quotecast.js";
 import { rawRequest, RawSseClient } from "./helpers/sse-client.js";
+import { subscribe } from "../src/client/index.js";
 
 // gzip streams and bandwidth budgets against a real nats-server and `quotecast serve`.
 
@@ -45,6 +46,28 @@ t.test("compression - gzip when Accept-Encoding allows it, and each event decomp
   t.notOk(c.events.some((e) => e.event === "gunzip-error"), "the stream is valid gzip");
   const compressed = c.wire.reduce((n, w) => n + w.bytes, 0);
   t.ok(compressed > 0);
+});
+
+t.test("compression - the client package in Node (fetch asks for gzip) gets each event at once", async (t) => {
+  const encodings: (string | null)[] = [];
+  const recording: typeof fetch = (input, init) =>
+    globalThis.fetch(input, init).then((res) => {
+      encodings.push(res.headers.get("content-encoding"));
+      return res;
+    });
+  const sub = subscribe(gz.base, ["GZE", "GZF"], {}, { minBackoffMs: 50, maxBackoffMs: 500, fetch: recording });
+  t.teardown(() => sub.close());
+  const deadline = Date.now() + 5000;
+  while (sub.status !== "live" && Date.now() < deadline) await sleep(20);
+  t.equal(sub.status, "live");
+  for (let i = 0; i < 4; i++) {
+    const sent = Date.now();
+    const q = pub.quote(i % 2 === 0 ? "GZE" : "GZF");
+    while (sub.quotes.get(q.sym)?.seq !== q.seq && Date.now() - sent < 3000) await sleep(5);
+    t.same(sub.quotes.get(q.sym), q, `quote ${i} merged ${Date.now() - sent} ms after its publish`);
+    t.ok(Date.now() - sent < 1000, `quote ${i} within a second`);
+  }
+  t.same(encodings, ["gzip"], "one connection, and it was gzip");
 });
 
 t.test("compression - gzip;q=0, no Accept-Encoding, or a server with compression off: plain text", async (t) => {
