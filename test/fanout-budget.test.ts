@@ -176,7 +176,9 @@ t.test("fanout gzip - under the same budget a gzip stream carries more quotes, w
   const inPlain = quotes(plain.all.toString());
   // The gzip stream has no end yet: decompress what arrived.
   const inGzip = quotes(zlib.gunzipSync(raw.all, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString());
-  t.ok(inGzip > 1.5 * inPlain, `quotes delivered: gzip ${inGzip}, plain ${inPlain}`);
+  // Frames sized by the stream's compression ratio: about 8.7 times here; sized by the
+  // uncompressed bound instead, about 2 times.
+  t.ok(inGzip > 4 * inPlain, `quotes delivered: gzip ${inGzip}, plain ${inPlain}`);
   const worst = worstWindow(raw, WINDOW_MS);
   t.ok(worst <= (kbps / 8) * WINDOW_MS, `gzip worst 10 s on the wire: ${worst} bytes, budget ${(kbps / 8) * WINDOW_MS}`);
 });
