@@ -129,12 +129,10 @@ export function measureCase(spec: Spec): Record<string, number | string> {
   let streamSeq = 0;
   let next = 0;
   let now = 0;
-  let quotesPublished = 0;
   const generator = spec.quotes === "simulator" ? new QuoteGenerator(symbols, spec.rate, 1) : null;
   const fromGenerator = (subject: string, payload: string) => {
     const v = values.apply(subject.slice(7), payload, ++streamSeq, Date.now());
     if (v !== undefined) fanout.onQuote(v);
-    quotesPublished++;
   };
   const publish = (n: number) => {
     if (generator !== null) return generator.emit(n, Date.now(), fromGenerator);
@@ -143,7 +141,6 @@ export function measureCase(spec: Spec): Record<string, number | string> {
       next = (next + 1) % symbols.length;
       const v = values.apply(symbols[i]!, quote(symbols[i]!, ++seqs[i]!, Date.now()), ++streamSeq, Date.now());
       if (v !== undefined) fanout.onQuote(v);
-      quotesPublished++;
     }
   };
   publish(symbols.length);
