@@ -20,7 +20,27 @@ function refusal(query: string): BadRequestError {
 }
 
 t.test("quotes-request - a plain list", async (t) => {
-  t.same(parse("symbols=AAPL,MSFT"), { symbols: ["AAPL", "MSFT"], intervalMs: 50, lastEventId: undefined });
+  t.same(parse("symbols=AAPL,MSFT"), { symbols: ["AAPL", "MSFT"], intervalMs: 50, lastEventId: undefined, maxKbps: 0 });
+});
+
+t.test("quotes-request - maxKbps: a non-negative number, at most the server's --max-kbps, else its budget", async (t) => {
+  const withCeiling = (q: string) => parseQuotesRequest(q, "", { ...LIMITS, maxKbps: 64 });
+  t.equal(parse("symbols=A").maxKbps, 0, "no ceiling, none asked: unlimited");
+  t.equal(parse("symbols=A&maxKbps=12.5").maxKbps, 12.5, "decimals");
+  t.equal(parse("symbols=A&maxKbps=1e6").maxKbps, 1_000_000, "no ceiling: any");
+  t.equal(withCeiling("symbols=A").maxKbps, 64, "none asked: the server's");
+  t.equal(withCeiling("symbols=A&maxKbps=0").maxKbps, 64, "0 asks for no budget of its own: the server's");
+  t.equal(withCeiling("symbols=A&maxKbps=64").maxKbps, 64, "the ceiling itself");
+  t.equal(withCeiling("symbols=A&maxKbps=8").maxKbps, 8);
+  for (const v of ["abc", "-1", "0x10", "Infinity", "1e999", "NaN", "8kbps"]) {
+    t.match(refusal(`symbols=A&maxKbps=${encodeURIComponent(v)}`).message, /^maxKbps must be a non-negative number of kilobits per second/, v);
+  }
+  try {
+    withCeiling("symbols=A&maxKbps=64.01");
+    t.fail("accepted above the ceiling");
+  } catch (err) {
+    t.equal((err as Error).message, "maxKbps must be at most 64, this server's --max-kbps");
+  }
 });
 
 t.test("quotes-request - symbols are normalised to upper case", async (t) => {

@@ -44,6 +44,8 @@ t.test("serve-config - defaults within the contract's bounds", async (t) => {
     maxFeedSymbols: 100_000,
     natsUser: undefined,
     natsPassword: undefined,
+    compression: "off",
+    maxKbps: 0,
   });
 });
 
@@ -70,6 +72,8 @@ t.test("serve-config - environment variables are used", async (t) => {
     QUOTECAST_METRICS_HOST: "0.0.0.0",
     QUOTECAST_STREAM_REPLICAS: "3",
     QUOTECAST_MAX_FEED_SYMBOLS: "5000",
+    QUOTECAST_COMPRESSION: "gzip",
+    QUOTECAST_MAX_KBPS: "256",
   });
   t.same(cfg, {
     port: 9000,
@@ -98,7 +102,18 @@ t.test("serve-config - environment variables are used", async (t) => {
     maxFeedSymbols: 5000,
     natsUser: undefined,
     natsPassword: undefined,
+    compression: "gzip",
+    maxKbps: 256,
   });
+});
+
+t.test("serve-config - --compression takes off or gzip; --max-kbps a whole number, 0 for none", async (t) => {
+  t.equal(parseServeConfig(["--compression", "gzip"], {}).compression, "gzip");
+  t.equal(parseServeConfig(["--compression=off"], { QUOTECAST_COMPRESSION: "gzip" }).compression, "off", "the flag wins");
+  t.equal(configError(["--compression", "br"]), '--compression takes off or gzip, got "br"');
+  t.equal(parseServeConfig(["--max-kbps", "0"], {}).maxKbps, 0);
+  t.equal(configError(["--max-kbps", "12.5"]), '--max-kbps must be a whole number, got "12.5"');
+  t.equal(configError([], { QUOTECAST_MAX_KBPS: "-1" }), 'QUOTECAST_MAX_KBPS must be a whole number, got "-1"');
 });
 
 t.test("serve-config - a flag beats its environment variable", async (t) => {

@@ -53,7 +53,7 @@ export class LoadGenerator {
 
   private constructor() {}
 
-  static async start(port: number, paths: string[], o: { slowShare: number; openOn: "snapshot" | "headers"; openTimeoutMs?: number }): Promise<LoadGenerator> {
+  static async start(port: number, paths: string[], o: { slowShare: number; openOn: "snapshot" | "headers"; openTimeoutMs?: number; acceptGzip?: boolean }): Promise<LoadGenerator> {
     const lg = new LoadGenerator();
     // At least two: one process parsing every quote of 3,000 connections saturates its core
     // (seen at 72% of a core with the ceiling at 3,000), and the client must not be the limit.
@@ -73,6 +73,7 @@ export class LoadGenerator {
           slowShare: o.slowShare,
           openOn: o.openOn,
           openTimeoutMs: o.openTimeoutMs ?? 20_000,
+          ...(o.acceptGzip === true ? { acceptGzip: true } : {}),
         };
         await ask(child, init, 10_000);
       }),
@@ -99,8 +100,9 @@ export class LoadGenerator {
   private async collect(cmd: "mark" | "totals"): Promise<LoadTotals> {
     const rs = await this.all<Extract<ClientReply, { cmd: "totals" }>>({ cmd });
     const latency = new LatencyHistogram();
-    const t: LoadTotals = { events: 0, quotes: 0, bytes: 0, snapshots: 0, heartbeats: 0, dropped: 0, open: 0, cpuSec: 0, latency };
+    const t: LoadTotals = { events: 0, quotes: 0, bytes: 0, plainBytes: 0, snapshots: 0, heartbeats: 0, dropped: 0, open: 0, cpuSec: 0, latency };
     for (const r of rs) {
+      t.plainBytes! += r.totals.plainBytes ?? 0;
       for (const k of ["events", "quotes", "bytes", "snapshots", "heartbeats", "dropped"] as const) t[k] += r.totals[k];
       t.open += r.open;
       t.cpuSec += r.cpuSec;

@@ -35,6 +35,10 @@ export interface RunSpec {
   readonly env?: NodeJS.ProcessEnv;
   readonly stopGraceMs?: number;
   readonly standalone?: boolean;
+  /** Clients send `Accept-Encoding: gzip` (quotecast compresses with `env: QUOTECAST_COMPRESSION=gzip`). */
+  readonly acceptGzip?: boolean;
+  /** Shared watchlists: connections take one of this many lists (round-robin) instead of each its own. */
+  readonly lists?: number;
 }
 
 export type Figures = Record<string, number | string | boolean | null>;
@@ -117,8 +121,9 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     f.serverRssIdleMB = round(idle0.rssBytes / MB, 1);
     const heap0 = await server.heapUsed();
     if (heap0 !== undefined) f.serverHeapIdleMB = heap0 / MB;
-    const paths = subscriptionPaths(spec.connections, spec.perConnection, spec.universe);
-    lg = await LoadGenerator.start(server.port, paths, { slowShare: spec.slowShare, openOn: server.openOn });
+    const lists = subscriptionPaths(spec.lists ?? spec.connections, spec.perConnection, spec.universe);
+    const paths = Array.from({ length: spec.connections }, (_, i) => lists[i % lists.length]!);
+    lg = await LoadGenerator.start(server.port, paths, { slowShare: spec.slowShare, openOn: server.openOn, ...(spec.acceptGzip === true ? { acceptGzip: true } : {}) });
     const open = await lg.open(spec.concurrency);
     f.opened = open.opened;
     f.openFailed = open.failed;
@@ -250,6 +255,8 @@ function windowFigures(a: LoadTotals, b: LoadTotals, sec: number): Figures {
     quotesPerSec: round((b.quotes - a.quotes) / sec, 0),
     quotesPerFrame: round((b.quotes - a.quotes) / Math.max(1, b.events - a.events), 2),
     clientMBps: round((b.bytes - a.bytes) / sec / MB, 2),
+    // gzip streams: the bytes they carried, decompressed (0 when none was compressed).
+    clientPlainMBps: round(((b.plainBytes ?? 0) - (a.plainBytes ?? 0)) / sec / MB, 2),
     p50Ms: h.quantile(0.5),
     p99Ms: h.quantile(0.99),
     p999Ms: h.quantile(0.999),

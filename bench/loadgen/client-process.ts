@@ -10,12 +10,43 @@
 // each quote's sym and seq to check every connection holds every symbol's final value.
 
 import { connect, type Socket } from "node:net";
+import zlib from "node:zlib";
 import { LatencyHistogram } from "./histogram.js";
 import type { ClientCommand, ClientReply, ClientTotals } from "./protocol.js";
 
 const HEAD_END = "\r\n\r\n";
 /** Where every socket of this process reads into (one at a time: the parser copies what it keeps). */
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+/** Where gzip streams decompress into (one at a time, as READ_BUFFER). */
+const INFLATE_BUFFER = Buffer.allocUnsafe(256 * 1024);
+
+/** A zlib stream's binding, driven synchronously as Node's own zlib.*Sync do (not public API). */
+interface ZlibHandle {
+  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+}
+
+/** One gzip stream decompressed as it arrives, as a browser does. */
+class Inflater {
+  readonly #stream = zlib.createGunzip();
+  readonly #handle = (this.#stream as unknown as { _handle: ZlibHandle })._handle;
+  readonly #state = (this.#stream as unknown as { _writeState: Uint32Array })._writeState;
+  /** Everything `input` decompresses to so far, as latin1 text. */
+  inflate(input: Buffer): string {
+    let out = "";
+    let off = 0;
+    for (;;) {
+      this.#handle.writeSync(zlib.constants.Z_SYNC_FLUSH, input, off, input.length - off, INFLATE_BUFFER, 0, INFLATE_BUFFER.length);
+      const produced = INFLATE_BUFFER.length - this.#state[0]!;
+      out += INFLATE_BUFFER.toString("latin1", 0, produced);
+      off = input.length - this.#state[1]!;
+      // Output space left over: all input taken and flushed.
+      if (this.#state[0]! > 0) return out;
+    }
+  }
+  close(): void {
+    this.#stream.close();
+  }
+}
 
 let cfg: Extract<ClientCommand, { cmd: "init" }>;
 const latency = new LatencyHistogram();
@@ -32,6 +63,8 @@ class Conn {
   left = -1;
   sizeLine = "";
   text = "";
+  /** Set when the server answered `Content-Encoding: gzip`. */
+  inflater: Inflater | null = null;
   /** sym → seq of the newest quote seen, filled only in verify mode. */
   seen: Map<string, number> | null = null;
   onOpen: ((ok: boolean, why?: string) => void) | null = null;
@@ -52,6 +85,7 @@ class Conn {
       this.inBody = true;
       if (!head.startsWith("HTTP/1.1 200")) return this.fail(head.split("\r\n")[0] ?? "bad response");
       this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(head);
+      if (/\r\ncontent-encoding:\s*gzip/i.test(head)) this.inflater = new Inflater();
       // nchan sends no snapshot event: the stream is open once its headers are.
       if (cfg.openOn === "headers") this.opened();
     }
@@ -90,7 +124,13 @@ class Conn {
   }
 
   body(s: string): void {
+    // Bytes as they came, compressed or not.
     totals.bytes += s.length;
+    if (this.inflater !== null) {
+      s = this.inflater.inflate(Buffer.from(s, "latin1"));
+      totals.plainBytes = (totals.plainBytes ?? 0) + s.length;
+      if (s.length === 0) return;
+    }
     this.text = this.text.length === 0 ? s : this.text + s;
     const text = this.text;
     let start = 0;
@@ -172,7 +212,8 @@ class Conn {
         },
       });
       this.socket = socket;
-      socket.on("connect", () => socket.write(`GET ${cfg.paths[this.index]} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`));
+      const encoding = cfg.acceptGzip === true ? "Accept-Encoding: gzip\r\n" : "";
+      socket.on("connect", () => socket.write(`GET ${cfg.paths[this.index]} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n${encoding}\r\n`));
       socket.on("error", (err) => this.socket === socket && this.fail(err.message));
       socket.on("close", () => this.socket === socket && this.fail("closed"));
     });
@@ -188,6 +229,8 @@ class Conn {
     this.left = -1;
     this.sizeLine = "";
     this.text = "";
+    this.inflater?.close();
+    this.inflater = null;
   }
 }
 

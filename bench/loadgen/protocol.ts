@@ -5,8 +5,10 @@ export interface ClientTotals {
   events: number;
   /** Quotes inside them, on reading connections (slow ones are not parsed). */
   quotes: number;
-  /** Body bytes after chunked decoding. */
+  /** Body bytes after chunked decoding (compressed, for gzip streams). */
   bytes: number;
+  /** gzip streams only: their body bytes decompressed. */
+  plainBytes?: number;
   snapshots: number;
   heartbeats: number;
   /** Connections that closed after opening (server dropped them). */
@@ -27,6 +29,8 @@ export type ClientCommand =
       /** quotecast, ceiling and naive open with `event: snapshot`; nchan with its headers. */
       openOn: "snapshot" | "headers";
       openTimeoutMs: number;
+      /** Send `Accept-Encoding: gzip` (and decompress what comes back gzip). */
+      acceptGzip?: boolean;
     }
   | { cmd: "open"; concurrency: number }
   | { cmd: "storm"; concurrency: number }

@@ -37,7 +37,13 @@ export interface ServeConfig {
   readonly maxFeedSymbols: number;
   readonly natsUser: string | undefined;
   readonly natsPassword: string | undefined;
+  /** `gzip`: `/quotes` is compressed for clients that accept it. */
+  readonly compression: Compression;
+  /** Bandwidth budget per connection, kbit/s: the default and the ceiling of `maxKbps=` (0: unlimited). */
+  readonly maxKbps: number;
 }
+
+export type Compression = "off" | "gzip";
 
 type Kind = "int" | "string" | "list";
 interface OptionSpec {
@@ -77,6 +83,8 @@ export const SERVE_OPTIONS = {
   natsUser: { flag: "nats-user", env: "QUOTECAST_NATS_USER", kind: "string", help: "NATS user name (with --nats-password; see deploy/nats/permissions.conf)" },
   natsPassword: { flag: "nats-password", env: "QUOTECAST_NATS_PASSWORD", kind: "string", help: "NATS password (prefer the environment variable: flags show in ps)" },
   maxFeedSymbols: { flag: "max-feed-symbols", env: "QUOTECAST_MAX_FEED_SYMBOLS", kind: "int", min: 1, max: 10_000_000, help: "distinct feed symbols a worker keeps; quotes of newer symbols are dropped and counted" },
+  compression: { flag: "compression", env: "QUOTECAST_COMPRESSION", kind: "string", help: "off or gzip: compress /quotes for clients whose Accept-Encoding allows it" },
+  maxKbps: { flag: "max-kbps", env: "QUOTECAST_MAX_KBPS", kind: "int", min: 0, max: 10_000_000, help: "bandwidth budget per connection, kbit/s: default and ceiling of maxKbps= (0: unlimited)" },
 } as const satisfies Record<keyof ServeConfig, OptionSpec>;
 
 export const SERVE_DEFAULTS: ServeConfig = {
@@ -108,6 +116,9 @@ export const SERVE_DEFAULTS: ServeConfig = {
   maxFeedSymbols: DEFAULT_MAX_FEED_SYMBOLS,
   natsUser: undefined,
   natsPassword: undefined,
+  // Off: see docs/compression-and-budget.md for the measurements behind it.
+  compression: "off",
+  maxKbps: 0,
 };
 
 /** Flags win over environment variables, which win over defaults. Throws ConfigError. */
@@ -149,6 +160,9 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   if (cfg.corsOrigins.some((o) => o !== "*" && !/^https?:\/\/[^/\s]+$/i.test(o))) {
     throw new ConfigError(`--cors-origins takes exact origins such as https://app.example.com (scheme, host, optional port; no path), or *; got ${JSON.stringify(cfg.corsOrigins.join(","))}`);
+  }
+  if (cfg.compression !== "off" && cfg.compression !== "gzip") {
+    throw new ConfigError(`--compression takes off or gzip, got ${JSON.stringify(cfg.compression)}`);
   }
   if (cfg.metricsPort !== 0 && cfg.metricsPort === cfg.port) {
     throw new ConfigError(`--metrics-port ${cfg.metricsPort} is the same as --port: choose another`);

@@ -13,11 +13,15 @@ export interface QuotesRequest {
   readonly lastEventId: string | undefined;
   /** The `token` query parameter (for EventSource, which cannot set headers); never logged. */
   readonly queryToken: string | undefined;
+  /** Bandwidth budget in kbit/s (`maxKbps=`, else the server's `--max-kbps`); 0: unlimited. */
+  readonly maxKbps: number;
 }
 
 export interface QuotesRequestLimits {
   readonly maxSymbols: number;
   readonly flushMs: number;
+  /** `--max-kbps`: the budget of connections that name none and the most one may name; 0: none. Default 0. */
+  readonly maxKbps?: number;
 }
 
 /** Longest `interval=` we accept: beyond an hour a client wants polling, not a stream. */
@@ -40,7 +44,8 @@ export function parseQuotesRequest(query: string, lastEventIdHeader: string, lim
   const intervalMs = parseInterval(params.get("interval"), limits.flushMs);
   const lastEventId = lastEventIdHeader || params.get("lastEventId") || undefined;
   const queryToken = params.get("token") ?? undefined;
-  return { symbols, intervalMs, lastEventId, queryToken };
+  const maxKbps = parseMaxKbps(params.get("maxKbps"), limits.maxKbps ?? 0);
+  return { symbols, intervalMs, lastEventId, queryToken, maxKbps };
 }
 
 function parseSymbols(values: string[], maxSymbols: number): string[] {
@@ -76,4 +81,18 @@ function parseInterval(value: string | null, flushMs: number): number {
   }
   if (n > MAX_INTERVAL_MS) throw new BadRequestError(`interval must be at most ${MAX_INTERVAL_MS} ms`);
   return Math.max(flushMs, Math.floor(n));
+}
+
+/**
+ * `maxKbps=`: a non-negative decimal, at most the server's ceiling when it has one. `0`, like
+ * leaving it out, asks for no budget of its own: the connection gets the server's.
+ */
+function parseMaxKbps(value: string | null, ceiling: number): number {
+  if (value === null || value === "") return ceiling;
+  const n = DECIMAL.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n)) {
+    throw new BadRequestError(`maxKbps must be a non-negative number of kilobits per second, got ${JSON.stringify(value.slice(0, 32))}`);
+  }
+  if (ceiling > 0 && n > ceiling) throw new BadRequestError(`maxKbps must be at most ${ceiling}, this server's --max-kbps`);
+  return n === 0 ? ceiling : n;
 }

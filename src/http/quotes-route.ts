@@ -7,7 +7,9 @@ import type { Verdict } from "../cluster/admission.js";
 import type { RejectReason } from "../metrics/worker-metrics.js";
 import type { Connection } from "../stream/connection.js";
 import type { Fanout } from "../stream/fanout.js";
+import { GzipSink } from "../stream/gzip-sink.js";
 import { retryField } from "../stream/sse-frames.js";
+import { acceptsGzip } from "./accept-encoding.js";
 import { clientAddress } from "./client-address.js";
 import { corsHeaders, decideOrigin, PREFLIGHT_HEADERS, type OriginDecision } from "./cors.js";
 import { ForbiddenError, ServiceUnavailableError } from "./errors.js";
@@ -40,6 +42,8 @@ export interface QuotesRouteDeps {
   readonly auth: SubscriptionAuth | null;
   /** Subscriptions refused by authentication, entitlement or origin policy, by reason. */
   readonly authFailures: Record<AuthFailureReason, number>;
+  /** `--compression`: `gzip` compresses streams for clients that accept it. Default `off`. */
+  readonly compression?: "off" | "gzip";
 }
 
 export interface SubscriptionAuth {
@@ -72,6 +76,7 @@ export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: Htt
     const cookie = deps.auth === null ? "" : req.getHeader("cookie");
     const ip = clientAddress(decoder.decode(res.getRemoteAddressAsText()), req.getHeader("x-forwarded-for"), deps.trustProxy);
     const head = req.getMethod() === "head";
+    const encoding: Encoding = deps.compression !== "gzip" ? "identity" : acceptsGzip(req.getHeader("accept-encoding")) ? "gzip" : "identity-varying";
     let request: QuotesRequest;
     try {
       if (origin.kind === "forbidden") {
@@ -92,11 +97,11 @@ export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: Htt
     // here, synchronously: uWS closes a keep-alive connection whose next request arrives while an
     // answer is still pending, so a pipelined request after an async HEAD would get nothing.
     if (head && deps.auth === null) {
-      headersOnly(res, origin.kind === "allowed" ? corsHeaders(origin) : undefined);
+      headersOnly(res, origin.kind === "allowed" ? corsHeaders(origin) : undefined, encoding);
       return;
     }
     // Attaches onAborted (uWS: before this handler returns).
-    const sub = new Subscriber(res, ip, deps, origin, head);
+    const sub = new Subscriber(res, ip, deps, origin, encoding, head);
     pending.count++;
     const done = () => pending.count--;
     if (deps.auth === null) {
@@ -143,6 +148,7 @@ class Subscriber implements ExpiringStream {
     private readonly ip: string,
     private readonly deps: QuotesRouteDeps,
     private readonly origin: OriginDecision,
+    private readonly encoding: Encoding,
     /** HEAD: answered with the headers a GET would get once the token is checked; no stream, no slot. */
     private readonly head = false,
   ) {
@@ -161,7 +167,7 @@ class Subscriber implements ExpiringStream {
       // The token was good: what a GET would be told, without a stream or a slot.
       this.#gone = true;
       this.#finish();
-      headersOnly(this.res, this.#cors());
+      headersOnly(this.res, this.#cors(), this.encoding);
       return Promise.resolve();
     }
     return this.deps.admission.admit(this.ip).then(
@@ -238,20 +244,25 @@ class Subscriber implements ExpiringStream {
   #open(request: QuotesRequest): void {
     const deps = this.deps;
     const res = this.res;
-    const sink = (this.#sink = new UwsSink(res));
+    const uwsSink = (this.#sink = new UwsSink(res));
+    const sink = this.encoding === "gzip" ? new GzipSink(uwsSink, deps.fanout.deflater) : uwsSink;
     // Outside the request handler now (after an await): cork, or each header is its own syscall.
     res.cork(() => {
       res.writeStatus("200 OK");
       res.writeHeader("Content-Type", "text/event-stream");
       res.writeHeader("Cache-Control", "no-cache");
       res.writeHeader("X-Accel-Buffering", "no");
+      if (this.encoding === "gzip") res.writeHeader("Content-Encoding", "gzip");
+      // With compression on, the answer depends on Accept-Encoding whichever way it went.
+      if (this.encoding !== "identity") res.writeHeader("Vary", "Accept-Encoding");
       const cors = this.#cors();
       if (cors !== undefined) for (const name in cors) res.writeHeader(name, cors[name]!);
       // The first body write also flushes the headers, so the client sees 200 at once
-      // even while its snapshot waits for the last values to load.
-      res.write(retryField(RETRY_BASE_MS + Math.random() * RETRY_JITTER_MS));
+      // even while its snapshot waits for the last values to load. (The sink's own cork runs
+      // inside this one: uWS calls a nested cork's handler directly.)
+      sink.write(retryField(RETRY_BASE_MS + Math.random() * RETRY_JITTER_MS));
     });
-    const conn = (this.#conn = deps.fanout.open(request.symbols, request.intervalMs, request.lastEventId, sink, performance.now()));
+    const conn = (this.#conn = deps.fanout.open(request.symbols, request.intervalMs, request.lastEventId, sink, performance.now(), request.maxKbps));
     res.onWritable(() => {
       deps.fanout.onWritable(conn);
       // Nothing is retried here (a write that reported congestion was still buffered whole).
@@ -286,12 +297,14 @@ class Subscriber implements ExpiringStream {
  * HEAD /quotes: the status and headers of an admitted GET, and no body (so no Content-Length either;
  * the GET's framing header is kept).
  */
-function headersOnly(res: HttpResponse, cors: Readonly<Record<string, string>> | undefined): void {
+function headersOnly(res: HttpResponse, cors: Readonly<Record<string, string>> | undefined, encoding: Encoding): void {
   res.cork(() => {
     res.writeStatus("200 OK");
     res.writeHeader("Content-Type", "text/event-stream");
     res.writeHeader("Cache-Control", "no-cache");
     res.writeHeader("X-Accel-Buffering", "no");
+    if (encoding === "gzip") res.writeHeader("Content-Encoding", "gzip");
+    if (encoding !== "identity") res.writeHeader("Vary", "Accept-Encoding");
     if (cors !== undefined) for (const name in cors) res.writeHeader(name, cors[name]!);
     res.writeHeader("Transfer-Encoding", "chunked");
     res.endWithoutBody();
@@ -303,6 +316,8 @@ function overBudget(deps: QuotesRouteDeps): ServiceUnavailableError {
   const b = deps.subscriptions;
   return new ServiceUnavailableError(`this server process holds ${b.held} of its ${b.limit} symbol subscriptions (symbols x connections, --max-worker-subscriptions); retry later or subscribe to fewer symbols`, 5 + Math.floor(Math.random() * 10));
 }
+/** How a stream is sent: `identity-varying` is uncompressed on a server that compresses for others. */
+type Encoding = "identity" | "identity-varying" | "gzip";
 
 function draining(deps: QuotesRouteDeps): ServiceUnavailableError {
   deps.rejected.draining++;

@@ -53,6 +53,7 @@ export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   total("quotecast_frames_sent_total", "SSE events written (snapshots and quotes events)", () => src.stream.framesSent);
   total("quotecast_frames_built_total", "Distinct quotes events assembled: frames sent over this is how many connections share each", () => src.stream.framesBuilt);
   total("quotecast_bytes_sent_total", "SSE bytes written, heartbeats included", () => src.stream.bytesSent);
+  total("quotecast_frames_held_back_total", "Frames a connection's bandwidth budget (maxKbps) held back when they were due", () => src.stream.framesHeldBack);
   total("quotecast_heartbeats_sent_total", "Heartbeat comments written", () => src.stream.heartbeatsSent);
   total("quotecast_slow_consumer_disconnects_total", "Connections closed for staying congested too long", () => src.stream.slowConsumerDisconnects);
   labelled("quotecast_feed_invalid_messages_total", "Feed messages dropped as invalid, by reason", INVALID_REASONS, src.invalid, registry);

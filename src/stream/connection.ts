@@ -1,3 +1,5 @@
+import type { ByteBudget } from "./byte-budget.js";
+import type { GzipSink } from "./gzip-sink.js";
 import type { SubscriptionGroup } from "./subscription-group.js";
 
 /**
@@ -38,6 +40,15 @@ export class Connection {
   sentMark = 0;
   /** Its place in its group's members. */
   memberIndex = -1;
+  /**
+   * Non-null when it runs on a bandwidth budget (`maxKbps`): per symbol of its group, in the group's
+   * order, the change number up to which a frame of its own carried that symbol although
+   * `sentMark` did not move (a frame the budget cut short). A symbol is owed while its change
+   * number is above both.
+   */
+  readonly slotMarks: Float64Array | null;
+  /** Where its next budgeted frame starts in its group's symbols: after a cut, at the first symbol left out. */
+  rotor = 0;
 
   constructor(
     readonly group: SubscriptionGroup,
@@ -45,8 +56,13 @@ export class Connection {
     /** The `Last-Event-ID` the client sent, if any. */
     readonly resumeId: string | undefined,
     now: number,
+    /** The same object as `sink` when the stream is gzip: shared frames go to it compressed once. */
+    readonly gzip: GzipSink | null = null,
+    /** Its bandwidth budget; null when unlimited. */
+    readonly budget: ByteBudget | null = null,
   ) {
     this.lastWriteAt = now;
+    this.slotMarks = budget === null ? null : new Float64Array(group.slots.length);
   }
 
   get congested(): boolean {

@@ -1,7 +1,10 @@
 import type { LastValue, LastValues } from "../feed/last-values.js";
+import { BlockDeflater, keepBlock, type DeflatedBlock } from "./block-deflater.js";
+import { ByteBudget, CHUNK_FRAMING_BYTES } from "./byte-budget.js";
 import { Connection, type Sink } from "./connection.js";
 import { formatEventId, resumeAfter } from "./event-id.js";
-import { FrameBuilder, quotesHead } from "./frame-builder.js";
+import { FRAME_TAIL_BYTES, FrameBuilder, quotesHead } from "./frame-builder.js";
+import { GzipSink } from "./gzip-sink.js";
 import { HEARTBEAT, quotesEvent } from "./sse-frames.js";
 import { StreamCounters } from "./stream-counters.js";
 import { SubscriptionGroup } from "./subscription-group.js";
@@ -81,6 +84,20 @@ export class Fanout {
   /** Lowest change number in the frame `#buildFrame` built last. */
   #frameMinChange = 0;
   #epoch: string | null = null;
+  #deflater: BlockDeflater | null = null;
+  /** Frames built so far: tells whether the deflater's last block is the current frame's. */
+  #frameSerial = 0;
+  /** The last frame built, and the frame serial and deflater call of its compressed block (see `#blockOf`). */
+  #builtFrame: Buffer | null = null;
+  #blockSerial = -1;
+  #blockAt = -1;
+  #heartbeatBlock: DeflatedBlock | null = null;
+  /** Group indices of the quotes in the budgeted frame being built. */
+  #picked = new Int32Array(64);
+  #pickedCount = 0;
+  /** The frame `#buildBudgetedFrame` built last left owed symbols out, the first at `#rotorAfterCut`. */
+  #cut = false;
+  #rotorAfterCut = 0;
 
   constructor(values: LastValues, opts: FanoutOptions) {
     this.#values = values;
@@ -100,6 +117,14 @@ export class Fanout {
     return this.#owed.size;
   }
 
+  /**
+   * The worker's compressor of independent blocks, made on first use (only gzip streams use it):
+   * a frame shared by many compressed connections is compressed once.
+   */
+  get deflater(): BlockDeflater {
+    return (this.#deflater ??= new BlockDeflater());
+  }
+
   /** The id of an event built now: the stream position this worker has applied. */
   currentId(): string {
     return formatEventId(this.#epoch ?? "0", this.#values.position);
@@ -114,10 +139,15 @@ export class Fanout {
     this.#sendParkedSnapshots(now);
   }
 
-  /** A new subscriber. Its snapshot goes out at once, or as soon as the last values are loaded. */
-  open(symbols: readonly string[], intervalMs: number, resumeId: string | undefined, sink: Sink, now: number): Connection {
+  /**
+   * A new subscriber. Its snapshot goes out at once, or as soon as the last values are loaded.
+   * A GzipSink (over `deflater`) gets shared frames compressed once for all; `maxKbps` above 0
+   * puts the connection on that bandwidth budget.
+   */
+  open(symbols: readonly string[], intervalMs: number, resumeId: string | undefined, sink: Sink, now: number, maxKbps = 0): Connection {
     const group = this.#groupFor(symbols, intervalMs);
-    const conn = new Connection(group, sink, resumeId, now);
+    const gzip = sink instanceof GzipSink ? sink : null;
+    const conn = new Connection(group, sink, resumeId, now, gzip, maxKbps > 0 ? new ByteBudget(maxKbps, now) : null);
     group.add(conn);
     this.#connections.add(conn);
     if (this.#epoch === null) this.#parked.add(conn);
@@ -337,6 +367,12 @@ export class Fanout {
         this.#owed.add(conn);
         continue;
       }
+      if (frame !== null && conn.budget !== null && !this.#affords(conn, frame, now)) {
+        // Held back like a congested connection: owed, and later sent its symbols' latest values.
+        this.counters.framesHeldBack++;
+        this.#owed.add(conn);
+        continue;
+      }
       conn.sentMark = mark;
       if (frame === null) continue;
       this.#writeFrame(conn, frame, now);
@@ -345,6 +381,10 @@ export class Fanout {
   }
 
   #flushOwed(conn: Connection, head: Uint8Array, now: number, wallNow: number): void {
+    if (conn.budget !== null) {
+      this.#flushBudgeted(conn, conn.budget, head, now, wallNow);
+      return;
+    }
     this.#owed.delete(conn);
     const frame = this.#buildFrame(conn.group, conn.sentMark, head, wallNow);
     conn.sentMark = this.#changeNo;
@@ -375,8 +415,118 @@ export class Fanout {
     }
     this.#frameMinChange = minChange;
     if (frames.count === 0) return null;
+    return this.#finishFrame();
+  }
+
+  #finishFrame(): Buffer {
     this.counters.framesBuilt++;
-    return frames.finish();
+    this.#frameSerial++;
+    return (this.#builtFrame = this.#frames.finish());
+  }
+
+  /**
+   * A budgeted connection's own frame: its owed symbols, as many as its budget affords now,
+   * starting where its last cut frame stopped, so that every symbol gets its turn however few
+   * fit in one frame. It stays owed until a frame carries all it is owed.
+   */
+  #flushBudgeted(conn: Connection, budget: ByteBudget, head: Uint8Array, now: number, wallNow: number): void {
+    budget.refill(now);
+    const allowance = budget.tokens - CHUNK_FRAMING_BYTES;
+    // Uncompressed, the frame must fit the allowance. Compressed, first try as many quotes as the
+    // stream's ratio so far suggests, then fewer, and last the uncompressed bound (deflate never
+    // grows a chunk by more than GZIP_SLACK_BYTES).
+    let limit = conn.gzip === null ? allowance : allowance / Math.max(0.2, conn.gzip.ratio);
+    for (let attempt = 0; ; attempt++) {
+      const last = conn.gzip === null || attempt === 2;
+      if (last && conn.gzip !== null) limit = allowance - GZIP_SLACK_BYTES;
+      const frame = this.#buildBudgetedFrame(conn, head, limit, budget.full, attempt === 0 ? wallNow : 0);
+      if (frame === null) {
+        if (this.#cut) {
+          this.counters.framesHeldBack++;
+          return;
+        }
+        // Nothing owed any more.
+        this.#owed.delete(conn);
+        conn.sentMark = this.#changeNo;
+        return;
+      }
+      const wire = conn.gzip === null ? frame.length : this.#blockOf(frame).bytes.length;
+      if (!last && wire > allowance) {
+        limit = (limit * allowance) / wire;
+        continue;
+      }
+      const marks = conn.slotMarks!;
+      if (this.#cut) {
+        for (let k = 0; k < this.#pickedCount; k++) marks[this.#picked[k]!] = this.#changeNo;
+        conn.rotor = this.#rotorAfterCut;
+      } else {
+        this.#owed.delete(conn);
+        conn.sentMark = this.#changeNo;
+      }
+      this.#writeFrame(conn, frame, now);
+      conn.lastEventAt = now;
+      return;
+    }
+  }
+
+  /**
+   * Builds `conn`'s owed symbols from its rotor on, while the frame stays within `limit` bytes
+   * (the first one whatever its size when `forceOne`: a full bucket pays for it). Null when none
+   * was added. `#picked` lists the group indices added; `#cut` says whether any owed one was left out.
+   */
+  #buildBudgetedFrame(conn: Connection, head: Uint8Array, limit: number, forceOne: boolean, wallNow: number): Buffer | null {
+    const frames = this.#frames;
+    const slots = conn.group.slots;
+    const marks = conn.slotMarks!;
+    const n = slots.length;
+    if (this.#picked.length < n) this.#picked = new Int32Array(Math.max(n, this.#picked.length * 2));
+    const picked = this.#picked;
+    let count = 0;
+    let firstLeftOut = -1;
+    frames.begin(head);
+    for (let k = 0; k < n; k++) {
+      const i = (conn.rotor + k) % n;
+      const slot = slots[i]!;
+      const v = slot.value;
+      if (v === undefined || slot.changeNo <= conn.sentMark || slot.changeNo <= marks[i]!) continue;
+      const grown = frames.length + (count > 0 ? 1 : 0) + v.bytes.length + FRAME_TAIL_BYTES;
+      if (grown > limit && !(forceOne && count === 0 && firstLeftOut < 0)) {
+        if (firstLeftOut < 0) firstLeftOut = i;
+        continue;
+      }
+      frames.add(v.bytes);
+      picked[count++] = i;
+      if (wallNow > 0) this.counters.publishToWrite.observe(Math.max(0, wallNow - v.ts) / 1000);
+    }
+    this.#pickedCount = count;
+    this.#cut = firstLeftOut >= 0;
+    this.#rotorAfterCut = firstLeftOut;
+    if (count === 0) return null;
+    return this.#finishFrame();
+  }
+
+  /** A budgeted connection can take `frame` now (refilling its bucket first). */
+  #affords(conn: Connection, frame: Buffer, now: number): boolean {
+    const budget = conn.budget!;
+    budget.refill(now);
+    const wire = conn.gzip === null ? frame.length : this.#blockOf(frame).bytes.length;
+    return wire + CHUNK_FRAMING_BYTES <= budget.tokens;
+  }
+
+  /**
+   * `chunk` compressed. The frame built last is compressed once, however many connections get
+   * it (until the deflater is used for anything else); other chunks each time.
+   */
+  #blockOf(chunk: Buffer | string): DeflatedBlock {
+    const deflater = this.deflater;
+    if (chunk === HEARTBEAT) return (this.#heartbeatBlock ??= keepBlock(deflater.deflate(HEARTBEAT)));
+    if (chunk !== this.#builtFrame) return deflater.deflate(chunk);
+    if (this.#blockSerial !== this.#frameSerial || this.#blockAt !== deflater.blocks) {
+      deflater.deflate(chunk);
+      this.#blockSerial = this.#frameSerial;
+      this.#blockAt = deflater.blocks;
+    }
+    return deflater.last;
   }
 
   #writeFrame(conn: Connection, chunk: Buffer | string, now: number): void {
@@ -385,9 +535,19 @@ export class Fanout {
   }
 
   #write(conn: Connection, chunk: Buffer | string, now: number): void {
-    const ok = conn.sink.write(chunk);
+    let ok: boolean;
+    let bytes: number;
+    if (conn.gzip === null) {
+      ok = conn.sink.write(chunk);
+      bytes = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+    } else {
+      const block = this.#blockOf(chunk);
+      ok = conn.gzip.writeBlock(block);
+      bytes = block.bytes.length;
+    }
     conn.lastWriteAt = now;
-    this.counters.bytesSent += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+    this.counters.bytesSent += bytes;
+    if (conn.budget !== null) conn.budget.spend(bytes + CHUNK_FRAMING_BYTES);
     if (!ok && conn.state !== "closed") {
       conn.congestedSince = now;
       this.#congested.add(conn);
@@ -404,3 +564,6 @@ export class Fanout {
     }
   }
 }
+
+/** Most that deflate adds to a chunk it cannot compress (stored blocks' headers and the sync flush), for chunks under 16 KB. */
+const GZIP_SLACK_BYTES = 16;

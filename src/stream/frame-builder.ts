@@ -40,6 +40,11 @@ export class FrameBuilder {
     this.#append(quote);
   }
 
+  /** Bytes so far (without the tail `finish` adds). */
+  get length(): number {
+    return this.#len;
+  }
+
   /** Quotes added since `begin`. */
   get count(): number {
     return this.#quotes;
@@ -75,3 +80,5 @@ export function quotesHead(id: string): Buffer {
 
 const COMMA = 0x2c;
 const TAIL = Buffer.from(QUOTES_EVENT_TAIL);
+/** Bytes `finish` adds. */
+export const FRAME_TAIL_BYTES = TAIL.length;

@@ -8,6 +8,8 @@ export class StreamCounters {
   bytesSent = 0;
   heartbeatsSent = 0;
   slowConsumerDisconnects = 0;
+  /** Frames a connection's bandwidth budget (`maxKbps`) kept from it: each time one was due and held back. */
+  framesHeldBack = 0;
   /** Time from a quote's publish (`ts`) to the write of the frame holding it, per quote per frame built. */
   readonly publishToWrite = new PublishLatencyHistogram();
   /** Time one flush tick took. */

@@ -1,5 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { StringDecoder } from "node:string_decoder";
+import { createGunzip, type Gunzip } from "node:zlib";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 
 export interface ReceivedEvent {
@@ -27,8 +28,13 @@ export class RawSseClient {
   retries: number[] = [];
   status = 0;
   headers: Record<string, string> = {};
-  /** The decoded body as received (after de-chunking). */
+  /** The decoded body as received (after de-chunking, and decompressing when gzip). */
   body = "";
+  /** Every read of the body from the socket, as it arrived (before de-chunking): bytes on the wire. */
+  readonly wire: { at: number; bytes: number }[] = [];
+  /** gzip streams: the body as received after de-chunking, still compressed. */
+  readonly gzipped: Buffer[] = [];
+  #gunzip: Gunzip | null = null;
   ended = false;
   closed = false;
   readonly socket: Socket;
@@ -104,6 +110,7 @@ export class RawSseClient {
 
   close(): void {
     this.socket.destroy();
+    this.#gunzip?.destroy();
   }
 
   #push(e: EventSourceMessage): void {
@@ -128,10 +135,21 @@ export class RawSseClient {
         this.headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
       }
       this.#inBody = true;
+      if (this.headers["content-encoding"] === "gzip") {
+        // Incremental, as a browser does: each event must come out as soon as its bytes are in.
+        const gunzip = (this.#gunzip = createGunzip());
+        gunzip.on("data", (b: Buffer) => {
+          this.#text(this.#decoder.write(b));
+          this.#wake();
+        });
+        gunzip.on("error", (err) => this.events.push({ event: "gunzip-error", id: undefined, data: String(err), at: Date.now() }));
+      }
       const rest = Buffer.from(this.#head.slice(end + 4), "latin1");
+      if (rest.length > 0) this.wire.push({ at: Date.now(), bytes: rest.length });
       this.#head = "";
       if (rest.length > 0) this.#onBody(rest);
     } else {
+      this.wire.push({ at: Date.now(), bytes: d.length });
       this.#onBody(d);
     }
     this.#wake();
@@ -139,7 +157,7 @@ export class RawSseClient {
 
   #onBody(d: Buffer): void {
     if (this.headers["transfer-encoding"] !== "chunked") {
-      this.#text(this.#decoder.write(d));
+      this.#decoded(d);
       return;
     }
     // uWS writes a chunk's closing CRLF only in front of the next chunk, so chunk data is
@@ -149,7 +167,7 @@ export class RawSseClient {
       if (this.#chunkLeft > 0) {
         if (this.#chunked.length === 0) return;
         const take = Math.min(this.#chunkLeft, this.#chunked.length);
-        this.#text(this.#decoder.write(this.#chunked.subarray(0, take)));
+        this.#decoded(this.#chunked.subarray(0, take));
         this.#chunked = this.#chunked.subarray(take);
         this.#chunkLeft -= take;
         if (this.#chunkLeft > 0) return;
@@ -172,6 +190,15 @@ export class RawSseClient {
       }
       this.#chunkLeft = size;
     }
+  }
+
+  /** Body bytes after de-chunking: decompressed first when the stream is gzip. */
+  #decoded(b: Buffer): void {
+    if (this.#gunzip !== null && !this.#gunzip.destroyed) {
+      this.gzipped.push(Buffer.from(b));
+      this.#gunzip.write(Buffer.from(b));
+    }
+    else this.#text(this.#decoder.write(b));
   }
 
   #text(s: string): void {

@@ -1,0 +1,261 @@
+// The fan-out with bandwidth budgets and gzip streams against its rules, under random sequences
+// of subscriptions, quotes, whole and sliced ticks, congestion, departures and heartbeats
+// (fast-check), as test/fanout-model.test.ts does for plain connections. Every connection, with
+// or without a budget, compressed or not:
+// - gets each symbol's quotes in stream order, never one it already has, only its own symbols;
+// - gets no two quotes events closer together than its interval;
+// - is never written to between a write that reported congestion and `onWritable`;
+// - ends holding the latest value of every symbol it subscribed to.
+// A gzip connection's every write after the header is a block that decompresses on its own.
+// A budgeted connection's bytes (with chunk framing, heartbeats apart) in any 10 s stay within
+// 10 s of its budget.
+import t from "tap";
+import fc from "fast-check";
+import zlib from "node:zlib";
+import { LastValues } from "../src/feed/last-values.js";
+import { BURST_MS, CHUNK_FRAMING_BYTES, WINDOW_MS } from "../src/stream/byte-budget.js";
+import type { Connection, Sink } from "../src/stream/connection.js";
+import { Fanout } from "../src/stream/fanout.js";
+import { GZIP_HEADER, GzipSink } from "../src/stream/gzip-sink.js";
+import { HEARTBEAT } from "../src/stream/sse-frames.js";
+
+const UNIVERSE = ["A", "B", "C", "D", "E", "F"];
+const HEADER = Buffer.from(GZIP_HEADER);
+const PAD = "X".repeat(90);
+
+class ModelSink implements Sink {
+  readonly held = new Map<string, number>();
+  readonly problems: string[] = [];
+  /** Writes other than heartbeats, with their time and bytes on the wire. */
+  readonly sent: { at: number; bytes: number }[] = [];
+  lastQuotesAt = Number.NEGATIVE_INFINITY;
+  /** Its largest write on the wire (with chunk framing). */
+  largest = 0;
+  /** Heartbeats written (charged to the budget, but not in `sent`). */
+  heartbeats = 0;
+  blocked = false;
+  congestNext = false;
+  #sawHeader = false;
+  constructor(
+    readonly name: string,
+    readonly symbols: readonly string[],
+    readonly intervalMs: number,
+    readonly gzip: boolean,
+    readonly clock: { now: number },
+  ) {}
+  write(chunk: Uint8Array | string): boolean {
+    if (this.blocked) this.problems.push(`${this.name}: written while congested`);
+    let bytes = Buffer.from(chunk);
+    const wire = bytes.length;
+    if (this.gzip) {
+      if (!this.#sawHeader) {
+        if (!bytes.equals(HEADER)) this.problems.push(`${this.name}: first write is not the gzip header`);
+        this.#sawHeader = true;
+        return true;
+      }
+      try {
+        bytes = zlib.inflateRawSync(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      } catch (err) {
+        this.problems.push(`${this.name}: a block that does not decompress on its own: ${(err as Error).message}`);
+        return true;
+      }
+    }
+    const text = bytes.toString();
+    if (!text.endsWith("\n\n")) {
+      this.problems.push(`${this.name}: a write that is not whole events${this.gzip ? " (a block that does not decompress on its own)" : ""}`);
+      return true;
+    }
+    if (text !== HEARTBEAT) this.sent.push({ at: this.clock.now, bytes: wire + CHUNK_FRAMING_BYTES });
+    if (text === HEARTBEAT) this.heartbeats++;
+    else this.largest = Math.max(this.largest, wire + CHUNK_FRAMING_BYTES);
+    if (text.startsWith("id: ")) this.#event(text);
+    if (this.congestNext) {
+      this.congestNext = false;
+      this.blocked = true;
+      return false;
+    }
+    return true;
+  }
+  #event(text: string): void {
+    const [, eventLine, dataLine] = text.split("\n");
+    const event = eventLine!.slice("event: ".length);
+    const quotes = JSON.parse(dataLine!.slice("data: ".length)) as { sym: string; seq: number }[];
+    if (event === "quotes") {
+      if (quotes.length === 0) this.problems.push(`${this.name}: empty quotes event`);
+      const gap = this.clock.now - this.lastQuotesAt;
+      if (gap < this.intervalMs) this.problems.push(`${this.name}: quotes events ${gap} ms apart, interval ${this.intervalMs}`);
+      this.lastQuotesAt = this.clock.now;
+    }
+    const inEvent = new Set<string>();
+    for (const q of quotes) {
+      if (!this.symbols.includes(q.sym)) this.problems.push(`${this.name}: got ${q.sym}, not subscribed`);
+      if (inEvent.has(q.sym)) this.problems.push(`${this.name}: ${q.sym} twice in one event`);
+      inEvent.add(q.sym);
+      const had = this.held.get(q.sym) ?? 0;
+      if (q.seq <= had) this.problems.push(`${this.name}: ${q.sym} seq ${q.seq} after ${had} (${event})`);
+      this.held.set(q.sym, q.seq);
+    }
+  }
+  close(): void {}
+  end(): void {}
+  /** Most bytes in any window of `windowMs`. */
+  worstWindow(windowMs: number): number {
+    let worst = 0;
+    const w = this.sent;
+    for (let i = 0, j = 0, sum = 0; i < w.length; i++) {
+      sum += w[i]!.bytes;
+      while (w[i]!.at - w[j]!.at >= windowMs) sum -= w[j++]!.bytes;
+      worst = Math.max(worst, sum);
+    }
+    return worst;
+  }
+}
+
+type Op =
+  | { kind: "open"; symbols: string[]; intervalMs: number; kbps: number; gzip: boolean }
+  | { kind: "quote"; sym: string }
+  | { kind: "tick"; advance: number; frames: number | null }
+  | { kind: "slice"; frames: number }
+  | { kind: "congest"; who: number }
+  | { kind: "writable"; who: number }
+  | { kind: "remove"; who: number }
+  | { kind: "heartbeat" };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("open" as const),
+      symbols: fc.subarray(UNIVERSE, { minLength: 1 }),
+      intervalMs: fc.constantFrom(50, 50, 120),
+      // 1 kbit/s: a 125-byte burst, so frames of more than two symbols are cut short.
+      kbps: fc.constantFrom(0, 1, 1, 1, 2, 8),
+      gzip: fc.boolean(),
+    }),
+  },
+  { weight: 10, arbitrary: fc.record({ kind: fc.constant("quote" as const), sym: fc.constantFrom(...UNIVERSE) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("tick" as const), advance: fc.integer({ min: 5, max: 400 }), frames: fc.option(fc.integer({ min: 1, max: 3 })) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("slice" as const), frames: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("congest" as const), who: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("writable" as const), who: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("remove" as const), who: fc.nat() }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "heartbeat" as const }) },
+);
+
+/** Histories in which some budget held a frame back (the model must reach that case often). */
+let heldBackHistories = 0;
+let budgetedHistories = 0;
+
+function run(ops: readonly Op[]): string[] {
+  const clock = { now: 0 };
+  const values = new LastValues();
+  const fanout = new Fanout(values, { heartbeatMs: 1000, heartbeatSweepMs: 100, slowConsumerMs: 1_000_000_000 });
+  fanout.markLoaded("m", 0);
+  const conns: { conn: Connection; sink: ModelSink; kbps: number }[] = [];
+  let seq = 0;
+  for (const o of ops) {
+    const target = conns.length === 0 || !("who" in o) ? undefined : conns[o.who % conns.length]!;
+    switch (o.kind) {
+      case "open": {
+        const sink = new ModelSink(`conn${conns.length}[${o.symbols}]/${o.intervalMs}/${o.kbps}kbps${o.gzip ? "/gzip" : ""}`, o.symbols, o.intervalMs, o.gzip, clock);
+        const conn = fanout.open(o.symbols, o.intervalMs, undefined, o.gzip ? new GzipSink(sink, fanout.deflater) : sink, clock.now, o.kbps);
+        conns.push({ conn, sink, kbps: o.kbps });
+        break;
+      }
+      case "quote": {
+        seq++;
+        // About 150 bytes, like a feed's quote: a frame of a few symbols exceeds a 1-kbit/s burst.
+        const v = values.apply(o.sym, JSON.stringify({ sym: o.sym, seq, bid: 100 + seq / 100, ask: 100.02 + seq / 100, venue: PAD }), seq, 0);
+        if (v !== undefined) fanout.onQuote(v);
+        break;
+      }
+      case "tick":
+        fanout.runTick(Infinity);
+        clock.now += o.advance;
+        fanout.beginTick(clock.now);
+        fanout.runTick(o.frames ?? Infinity);
+        break;
+      case "slice":
+        fanout.runTick(o.frames);
+        break;
+      case "congest":
+        if (target !== undefined) target.sink.congestNext = true;
+        break;
+      case "writable":
+        if (target !== undefined && target.sink.blocked) {
+          target.sink.blocked = false;
+          fanout.onWritable(target.conn);
+        }
+        break;
+      case "remove":
+        if (target !== undefined) fanout.remove(target.conn);
+        break;
+      case "heartbeat":
+        fanout.heartbeat(clock.now);
+        break;
+    }
+  }
+  // Settle: every socket drains, and time passes until nothing is owed (budgets refill).
+  for (const { conn, sink } of conns) {
+    sink.congestNext = false;
+    if (sink.blocked) {
+      sink.blocked = false;
+      fanout.onWritable(conn);
+    }
+  }
+  fanout.runTick(Infinity);
+  for (let i = 0; i < 300 && (i < 3 || fanout.owedCount > 0); i++) {
+    clock.now += 200;
+    fanout.tick(clock.now);
+  }
+  if (fanout.counters.framesHeldBack > 0) heldBackHistories++;
+  if (conns.some((c) => c.kbps > 0)) budgetedHistories++;
+  const problems = conns.flatMap(({ sink }) => sink.problems);
+  for (const { conn, sink, kbps } of conns) {
+    if (kbps > 0) {
+      // The bucket's bound over any T ms: its burst (one second of budget) plus what it fills in
+      // T (90% of the budget); over 10 s that is 10 s of budget, the contract's figure. A
+      // snapshot, or a frame of one quote, bigger than the burst must still go whole: the bucket
+      // goes into debt for the excess, which is all a window may carry above the bound (with
+      // heartbeats, which are written whatever the budget).
+      const perMs = kbps / 8;
+      const excess = Math.max(0, sink.largest - perMs * BURST_MS) + sink.heartbeats * (HEARTBEAT.length + CHUNK_FRAMING_BYTES);
+      for (const windowMs of [1000, WINDOW_MS]) {
+        const bound = perMs * BURST_MS + perMs * (1 - BURST_MS / WINDOW_MS) * windowMs + excess;
+        const worst = sink.worstWindow(windowMs);
+        if (worst > bound + 1e-6) problems.push(`${sink.name}: ${worst} bytes in ${windowMs} ms, bound ${bound}`);
+      }
+    }
+    if (conn.state === "closed") continue;
+    for (const sym of sink.symbols) {
+      const want = values.get(sym)?.streamSeq;
+      if (sink.held.get(sym) !== want) problems.push(`${sink.name}: ends with ${sym} at ${sink.held.get(sym)}, latest is ${want}`);
+    }
+  }
+  return problems;
+}
+
+t.test("fanout-budget-model - random histories with budgets and gzip keep every rule", async (t) => {
+  const runs = Number(process.env.QC_FC_RUNS ?? 1500);
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+      const problems = run(ops);
+      if (problems.length > 0) throw new Error(problems.slice(0, 5).join("\n"));
+    }),
+    { numRuns: runs, seed: Number(process.env.QC_FC_SEED ?? 20261206) },
+  );
+  t.pass(`${runs} random histories`);
+  t.ok(heldBackHistories > budgetedHistories / 10, `a budget held frames back in ${heldBackHistories} of them (${budgetedHistories} with a budgeted connection)`);
+});
+
+t.test("fanout-budget-model - the model's checks fire", async (t) => {
+  const clock = { now: 0 };
+  const sink = new ModelSink("x", ["A"], 50, false, clock);
+  for (let i = 1; i <= 20; i++) sink.write(`id: m-${i}\nevent: quotes\ndata: [{"sym":"A","seq":${i}}]\n\n`);
+  t.ok(sink.worstWindow(WINDOW_MS) > 20 * 40, "bytes in a window are summed");
+  t.match(sink.problems.join("\n"), /0 ms apart/, "a second event inside the interval is caught");
+  const gz = new ModelSink("g", ["A"], 50, true, clock);
+  gz.write(HEADER);
+  gz.write(zlib.deflateRawSync(Buffer.from('id: m-1\nevent: quotes\ndata: [{"sym":"A","seq":1}]\n\n')).subarray(0, 5));
+  t.match(gz.problems.join("\n"), /does not decompress on its own/, "a truncated block is caught");
+});
