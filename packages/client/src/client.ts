@@ -229,6 +229,9 @@ class Client implements QuoteClient {
   }
 
   #connStatus(status: Status, detail: StatusDetail | undefined): void {
+    // A re-open for a change of symbols keeps every held value current (it resumes by id): the
+    // app is not told of a blip it need not grey anything out for.
+    if (status === "connecting" && detail?.reason === "symbols changed" && this.#status === "live") return;
     // The app closes the client, not the connection: a fatal answer (400, 403, 401) closes both.
     const reason = status === "live" ? undefined : detail?.reason;
     if (status === "live") this.#heardAt = Date.now();
