@@ -49,6 +49,9 @@ const client = createClient(location.origin, {
     statusEl.title = err.message;
   },
 });
+// For the console and the browser tests: `quotecastBoard.client.role` says whether this tab holds
+// the connection the board tabs share.
+(globalThis as { quotecastBoard?: unknown }).quotecastBoard = { client };
 
 // With 200 symbols most rows are off screen: writing their cells would cost style, layout and paint
 // for nothing. Their latest quote is kept and shown when they scroll into view.
