@@ -259,3 +259,41 @@ t.test("client-browser - a React table on useSyncExternalStore re-renders only t
   t.same(errors, [], "no console errors");
   t.comment(`renders per event: ${N} updates of one symbol -> ${delta("RB")} renders of its row, ${delta("RA") + delta("RC") + delta("RF")} of the 3 unchanged rows, ${delta("table")} of the table`);
 });
+
+const SHARED = `
+import { createClient } from "@quotecast/client";
+const symbol = location.hash.slice(1);
+const client = createClient(location.origin);
+const sub = client.subscribe([symbol]);
+const statuses = [];
+sub.subscribe((s) => { if (statuses[statuses.length - 1] !== s.status) statuses.push(s.status); });
+globalThis.page = { client, sub, statuses };
+`;
+
+type SharedPage = { client: { role: string; close(): void }; sub: { getSnapshot(): { status: string; quotes: Record<string, { seq: number }> } }; statuses: string[] };
+
+t.test("client-browser - a leader that closes its client hands over; the followers never show closed", async (t) => {
+  const context = await browser.newContext();
+  t.teardown(() => context.close());
+  const errors = collectErrors(context);
+  await servePage(context, "/shared", SHARED);
+  const one = await context.newPage();
+  await one.goto(qc.base + "/shared#SHA");
+  await one.waitForFunction(() => (globalThis as unknown as { page: SharedPage }).page.client.role === "leader", undefined, { timeout: 5000 });
+  const two = await context.newPage();
+  await two.goto(qc.base + "/shared#SHB");
+  const sha = pub.quote("SHA");
+  const shb = pub.quote("SHB");
+  for (const [page, sym, q] of [[one, "SHA", sha], [two, "SHB", shb]] as const) {
+    await page.waitForFunction(([s, seq]) => (globalThis as unknown as { page: SharedPage }).page.sub.getSnapshot().quotes[s]?.seq === seq, [sym, q.seq] as const, { timeout: 5000 });
+  }
+  t.equal(await two.evaluate(() => (globalThis as unknown as { page: SharedPage }).page.client.role), "follower");
+  await one.evaluate(() => (globalThis as unknown as { page: SharedPage }).page.client.close());
+  await two.waitForFunction(() => (globalThis as unknown as { page: SharedPage }).page.client.role === "leader", undefined, { timeout: 2000 });
+  const next = pub.quote("SHB");
+  await two.waitForFunction((seq) => (globalThis as unknown as { page: SharedPage }).page.sub.getSnapshot().quotes.SHB?.seq === seq, next.seq, { timeout: 3000 });
+  const statuses = await two.evaluate(() => (globalThis as unknown as { page: SharedPage }).page.statuses);
+  t.notOk(statuses.includes("closed"), `the follower's statuses: ${statuses.join(" → ")}`);
+  await waitFor(async () => (await connections()) === 1, 5000, "one connection, held by the second tab");
+  t.same(errors, [], "no console errors");
+});

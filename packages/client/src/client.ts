@@ -161,11 +161,12 @@ class Client implements QuoteClient {
     this.#refs.clear();
     clearTimeout(this.#syncTimer);
     clearInterval(this.#sweepTimer);
+    if (this.#role === "follower") this.#post({ t: "bye" });
+    // Releasing the lock hands the connection to the next tab in line. The link closes first, so
+    // that the followers are not told "closed" by the connection closing below.
+    this.#link?.close();
     this.#conn?.close();
     this.#conn = undefined;
-    if (this.#role === "follower") this.#post({ t: "bye" });
-    // Releasing the lock hands the connection to the next tab in line.
-    this.#link?.close();
     this.#setStatus("closed", "closed by the app");
   }
 
@@ -229,6 +230,7 @@ class Client implements QuoteClient {
   }
 
   #connStatus(status: Status, detail: StatusDetail | undefined): void {
+    if (this.#closed) return;
     // A re-open for a change of symbols keeps every held value current (it resumes by id): the
     // app is not told of a blip it need not grey anything out for.
     if (status === "connecting" && detail?.reason === "symbols changed" && this.#status === "live") return;
