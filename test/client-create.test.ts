@@ -191,3 +191,35 @@ t.test("client - nothing lost, duplicated or out of order across many re-opens w
   t.equal(backwards, 0, "never a quote older than one shown");
   t.equal(duplicates, 0, "never the same quote twice");
 });
+
+t.test("client - status and confirmedAt: held values are vouched for until the stream was last heard, and again once live", async (t) => {
+  const own = await startQuotecast({ nats: nats.url, args: ["--flush-ms", String(FLUSH_MS)] });
+  pub.quote("CNF");
+  await pub.flush();
+  const client = createClient(own.base, { minBackoffMs: 50, maxBackoffMs: 200 });
+  t.teardown(() => client.close());
+  const s = client.subscribe(["CNF"]);
+  const statuses: string[] = [];
+  s.subscribe((snap) => {
+    if (statuses[statuses.length - 1] !== snap.status) statuses.push(snap.status);
+  });
+  await waitFor(() => s.getSnapshot().status === "live" && s.getSnapshot().quotes.CNF !== undefined, 5000, "live");
+  const liveAt = s.getSnapshot().confirmedAt.CNF!;
+  t.ok(liveAt > 0 && liveAt <= Date.now(), "confirmed when it arrived");
+  await sleep(300);
+  const killedAt = Date.now();
+  await own.kill();
+  await waitFor(() => s.getSnapshot().status === "reconnecting", 5000, "reconnecting");
+  const lost = s.getSnapshot();
+  t.ok(lost.reason && lost.reason.length > 0, `a reason: ${lost.reason}`);
+  t.ok(lost.confirmedAt.CNF! >= liveAt && lost.confirmedAt.CNF! <= killedAt, "once lost, confirmedAt is when the stream was last heard, not later");
+  t.ok(lost.quotes.CNF, "the last value is kept, for the UI to grey out");
+  // Taken before the start: the client may be live again before startQuotecast has seen /readyz.
+  const restartedAt = Date.now();
+  const again = await startQuotecast({ nats: nats.url, args: ["--flush-ms", String(FLUSH_MS)], port: own.port });
+  t.teardown(() => again.stop());
+  await waitFor(() => s.getSnapshot().status === "live", 10_000, "live again");
+  t.ok(s.getSnapshot().confirmedAt.CNF! >= restartedAt, "live again: the resumed snapshot vouches for the held value");
+  t.equal(s.getSnapshot().reason, undefined);
+  t.same(statuses.filter((x, i) => statuses.indexOf(x) === i), ["connecting", "live", "reconnecting"], `statuses: ${statuses.join(" → ")}`);
+});

@@ -236,7 +236,9 @@ class Client implements QuoteClient {
     if (status === "connecting" && detail?.reason === "symbols changed" && this.#status === "live") return;
     // The app closes the client, not the connection: a fatal answer (400, 403, 401) closes both.
     const reason = status === "live" ? undefined : detail?.reason;
+    // The last byte of the stream, heartbeats included: the last moment the held values were current.
     if (status === "live") this.#heardAt = Date.now();
+    else this.#heardAt = Math.max(this.#heardAt, this.#conn?.lastActivity ?? 0);
     this.#setStatus(status, reason);
     if (this.#role === "leader") this.#post({ t: "st", s: status, r: reason });
   }

@@ -41,6 +41,9 @@ export interface ConnectionOptions {
   delta?: boolean;
 }
 
+/** The options of `subscribe()` (the name it had before the client became a package of its own). */
+export type SubscribeOptions = ConnectionOptions;
+
 /** The low-level stream returned by `subscribe()`: one SSE connection for one symbol list. */
 export interface Subscription {
   /** The latest quote of each subscribed symbol. Each update replaces the symbol's quote object. */

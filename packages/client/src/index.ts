@@ -6,6 +6,6 @@
  */
 export { createClient, type ClientOptions, type QuoteClient, type QuoteListener, type QuoteSubscription } from "./client.js";
 export type { QuoteSnapshot, SymbolStore } from "./store.js";
-export { subscribe, type ConnectionOptions, type Handlers, type Subscription } from "./connection.js";
+export { subscribe, type ConnectionOptions, type Handlers, type SubscribeOptions, type Subscription } from "./connection.js";
 export type { Quote, Status, StatusDetail } from "./quote.js";
 export { ConnectionError, FrameError, HttpStatusError, TooManySymbolsError } from "./errors.js";
