@@ -147,6 +147,10 @@ t.test("client - over maxSymbols: TooManySymbolsError, and nothing already subsc
   await waitFor(() => ok.getSnapshot().quotes.MX1 !== undefined, 5000, "the first subscription still works");
   client.subscribe(["MX3"]);
   t.pass("up to the limit is fine");
+  client.close();
+  t.equal(ok.getSnapshot().status, "closed", "closing the client: its subscriptions' snapshots say closed");
+  t.equal(ok.getSnapshot().reason, "closed by the app");
+  t.throws(() => client.subscribe(["MX1"]), /closed/, "a closed client takes no subscription");
 });
 
 t.test("client - nothing lost, duplicated or out of order across many re-opens while quotes flow", async (t) => {

@@ -157,7 +157,6 @@ class Client implements QuoteClient {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#subs.clear();
     this.#refs.clear();
     clearTimeout(this.#syncTimer);
     clearInterval(this.#sweepTimer);
@@ -167,7 +166,9 @@ class Client implements QuoteClient {
     this.#link?.close();
     this.#conn?.close();
     this.#conn = undefined;
+    // The subscriptions see it: their last snapshot says closed.
     this.#setStatus("closed", "closed by the app");
+    this.#subs.clear();
   }
 
   /** Changes close together make one re-open: wait `batchMs` for more. */
