@@ -227,3 +227,17 @@ t.test("client - status and confirmedAt: held values are vouched for until the s
   t.equal(s.getSnapshot().reason, undefined);
   t.same(statuses.filter((x, i) => statuses.indexOf(x) === i), ["connecting", "live", "reconnecting"], `statuses: ${statuses.join(" → ")}`);
 });
+
+t.test("client - a field that disappears from a symbol's quote disappears from the store (delta=1 asked for)", async (t) => {
+  const client = createClient(qc.base);
+  t.teardown(() => client.close());
+  const s = client.subscribe(["FLD"]);
+  await waitFor(() => s.getSnapshot().status === "live", 5000, "live");
+  const first = pub.quote("FLD", { halt: true, last: 5 }) as Quote;
+  await waitFor(() => latestOf(s.getSnapshot(), "FLD") === first.seq, 3000, "first quote");
+  t.same(s.getSnapshot().quotes.FLD, first);
+  const second = pub.quote("FLD", { last: 6 }) as Quote;
+  await waitFor(() => latestOf(s.getSnapshot(), "FLD") === second.seq, 3000, "second quote");
+  t.same(s.getSnapshot().quotes.FLD, second, "exactly the latest quote: halt is gone (a full quote replaces, a delta's null deletes)");
+  t.notOk("halt" in s.getSnapshot().quotes.FLD!);
+});
