@@ -297,3 +297,26 @@ t.test("client-browser - a leader that closes its client hands over; the followe
   await waitFor(async () => (await connections()) === 1, 5000, "one connection, held by the second tab");
   t.same(errors, [], "no console errors");
 });
+
+t.test("client-browser - a follower tab that closes: the leader drops its symbols", async (t) => {
+  const context = await browser.newContext();
+  t.teardown(() => context.close());
+  const errors = collectErrors(context);
+  await servePage(context, "/shared", SHARED);
+  const one = await context.newPage();
+  const opened: string[] = [];
+  one.on("request", (r) => {
+    const url = new URL(r.url());
+    if (url.pathname === "/quotes") opened.push(url.searchParams.get("symbols")!);
+  });
+  await one.goto(qc.base + "/shared#SHC");
+  await one.waitForFunction(() => (globalThis as unknown as { page: SharedPage }).page.client.role === "leader", undefined, { timeout: 5000 });
+  const two = await context.newPage();
+  await two.goto(qc.base + "/shared#SHD");
+  await waitFor(() => opened.at(-1)?.split(",").sort().join(",") === "SHC,SHD", 5000, "the leader carries the follower's symbol");
+  const closedAt = Date.now();
+  await two.close();
+  await waitFor(() => opened.at(-1) === "SHC", 8000, "the leader re-opens without the closed tab's symbol");
+  t.pass(`dropped ${Date.now() - closedAt} ms after the tab closed`);
+  t.same(errors, [], "no console errors");
+});

@@ -113,6 +113,12 @@ class Client implements QuoteClient {
       leader: () => this.#becomeLeader(),
     });
     this.#role = this.#link ? "follower" : "page";
+    if (this.#link && typeof addEventListener === "function") {
+      // A follower's page going away says so at once (the leader's sweep would notice within 5 s);
+      // one restored from the back/forward cache asks for its symbols again.
+      addEventListener("pagehide", () => this.#role === "follower" && this.#post({ t: "bye" }));
+      addEventListener("pageshow", (e) => (e as PageTransitionEvent).persisted && this.#role === "follower" && this.#sync());
+    }
   }
 
   get status(): Status {
