@@ -320,3 +320,34 @@ t.test("client-browser - a follower tab that closes: the leader drops its symbol
   t.pass(`dropped ${Date.now() - closedAt} ms after the tab closed`);
   t.same(errors, [], "no console errors");
 });
+
+const OVER = `
+import { createClient } from "@quotecast/client";
+const [syms, max] = location.hash.slice(1).split("/");
+const errors = [];
+const client = createClient(location.origin, { maxSymbols: Number(max), onError: (e) => errors.push(e.name + ": " + e.message) });
+const sub = client.subscribe(syms.split(","));
+globalThis.page = { client, sub, errors };
+`;
+
+t.test("client-browser - tabs whose symbols together exceed maxSymbols: the tab that would go over is refused and told, nothing is truncated", async (t) => {
+  const context = await browser.newContext();
+  t.teardown(() => context.close());
+  await servePage(context, "/over", OVER);
+  const one = await context.newPage();
+  const opened: string[] = [];
+  one.on("request", (r) => {
+    const url = new URL(r.url());
+    if (url.pathname === "/quotes") opened.push(url.searchParams.get("symbols")!);
+  });
+  await one.goto(qc.base + "/over#OV1,OV2/3");
+  await one.waitForFunction(() => (globalThis as unknown as { page: SharedPage }).page.client.role === "leader", undefined, { timeout: 5000 });
+  const two = await context.newPage();
+  await two.goto(qc.base + "/over#OV3,OV4/3");
+  await two.waitForFunction(() => (globalThis as unknown as { page: { errors: string[] } }).page.errors.length > 0, undefined, { timeout: 5000 });
+  const errors = await two.evaluate(() => (globalThis as unknown as { page: { errors: string[] } }).page.errors);
+  t.match(errors[0], /^TooManySymbolsError: 4 symbols .* more than the 3/, "the refused tab is told, with the figures");
+  await sleep(300);
+  t.ok(opened.every((s) => !s.includes("OV3") && !s.includes("OV4")), `the leader never carried the refused symbols (${opened.join(" | ")})`);
+  t.ok(opened.length > 0 && opened.every((s) => s.split(",").sort().join(",") === "OV1,OV2"), "nor dropped any of its own");
+});
