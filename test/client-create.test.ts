@@ -241,3 +241,13 @@ t.test("client - a field that disappears from a symbol's quote disappears from t
   t.same(s.getSnapshot().quotes.FLD, second, "exactly the latest quote: halt is gone (a full quote replaces, a delta's null deletes)");
   t.notOk("halt" in s.getSnapshot().quotes.FLD!);
 });
+
+t.test("client - a subscription to no symbol is live with nothing to show, and opens no stream", async (t) => {
+  const { fetch, opened } = recordingFetch();
+  const client = createClient(qc.base, { fetch });
+  t.teardown(() => client.close());
+  const s = client.subscribe([]);
+  await waitFor(() => s.getSnapshot().status === "live", 3000, "live");
+  t.same(s.getSnapshot().quotes, {});
+  t.equal(opened.length, 0, "no request");
+});

@@ -138,7 +138,8 @@ class Client implements QuoteClient {
     const store = new Store(syms, initial, (e) => this.#report(e));
     const sub: Sub = { store, listener };
     this.#subs.add(sub);
-    if (added > 0) this.#scheduleSync();
+    // No new symbol, nothing to open; but a first subscription with none still learns its status.
+    if (added > 0 || (this.#conn === undefined && this.#subs.size === 1)) this.#scheduleSync();
     let open = true;
     return {
       symbols: store.symbols,
