@@ -8,7 +8,7 @@ import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
 import { metricValue, sleep, startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
 import { rawRequest, RawSseClient } from "./helpers/sse-client.js";
-import { subscribe } from "../src/client/index.js";
+import { subscribe } from "@quotecast/client";
 
 const SECRET = "an-hs256-secret-of-at-least-32-bytes!";
 const key = new TextEncoder().encode(SECRET);

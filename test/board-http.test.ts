@@ -56,8 +56,6 @@ t.test("board-http - assets: content types, ETag, max-age, 304, HEAD", async (t)
   for (const [path, type] of [
     ["/assets/board/board.js", "text/javascript; charset=utf-8"],
     ["/assets/board/board.css", "text/css; charset=utf-8"],
-    ["/assets/client/index.js", "text/javascript; charset=utf-8"],
-    ["/assets/client/subscription.js", "text/javascript; charset=utf-8"],
   ] as const) {
     const res = await fetch(qc.base + path);
     t.equal(res.status, 200, path);
@@ -75,14 +73,16 @@ t.test("board-http - assets: content types, ETag, max-age, 304, HEAD", async (t)
     t.equal(head.status, 200, `${path} HEAD`);
     t.equal(head.headers.get("content-length"), String(body.byteLength), "HEAD gives the length, and no body");
   }
-  t.match(await (await fetch(qc.base + "/assets/board/board.js")).text(), /from "\.\.\/client\/index\.js"/, "the board imports the SDK as a module");
+  const script = await (await fetch(qc.base + "/assets/board/board.js")).text();
+  t.match(script, /function createClient\(/, "the board script bundles @quotecast/client");
+  t.notMatch(script, /^import /m, "one module, nothing to import (a browser cannot resolve a bare package name)");
   const post = await fetch(qc.base + "/assets/board/board.js", { method: "POST" });
   t.equal(post.status, 405);
   t.equal(post.headers.get("allow"), "GET, HEAD");
 });
 
 t.test("board-http - unknown asset paths and traversal attempts are 404", async (t) => {
-  for (const path of ["/assets/client/nope.js", "/assets/", "/assets/board/board.ts", "/assets/client/index.d.ts", "/assets/../package.json", "/assets/%2e%2e/package.json", "/assets/client/../../cli.js", "/assets/board//board.js"]) {
+  for (const path of ["/assets/client/nope.js", "/assets/client/index.js", "/assets/", "/assets/board/board.ts", "/assets/client/index.d.ts", "/assets/../package.json", "/assets/%2e%2e/package.json", "/assets/client/../../cli.js", "/assets/board//board.js"]) {
     const res = await rawRequest(qc.port, `GET ${path} HTTP/1.1`);
     t.match(res, /^HTTP\/1\.1 404 /, `${path} → 404`);
     t.match(res, /\{"error":"no such path: /, "with the error body");

@@ -1,8 +1,6 @@
 import t, { type Test } from "tap";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { subscribe } from "../src/client/index.js";
-import { HttpStatusError } from "../src/client/errors.js";
-import type { Status } from "../src/client/quote.js";
+import { HttpStatusError, subscribe, type Status } from "@quotecast/client";
 import { freePort, startNatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
 import { startQuotecast, waitFor } from "./helpers/quotecast.js";

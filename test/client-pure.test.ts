@@ -1,9 +1,9 @@
 import t from "tap";
-import { backoffDelay, parseRetryAfter, retryDelay, statusVerdict } from "../src/client/backoff.js";
-import { FrameError } from "../src/client/errors.js";
-import { mergeQuotes, normalizeSymbols, parseQuotes, pruneQuotes } from "../src/client/merge.js";
-import type { Quote } from "../src/client/quote.js";
-import { SseParser, type SseEvent } from "../src/client/sse-parser.js";
+import { backoffDelay, parseRetryAfter, retryDelay, statusVerdict } from "../packages/client/src/backoff.js";
+import { FrameError } from "../packages/client/src/errors.js";
+import { applyDelta, normalizeSymbols, parseDeltas, parseQuotes, sameQuote } from "../packages/client/src/merge.js";
+import type { Quote } from "../packages/client/src/quote.js";
+import { SseParser, type SseEvent } from "../packages/client/src/sse-parser.js";
 
 function collect(): { parser: SseParser; events: SseEvent[]; retries: number[]; comments: () => number } {
   const events: SseEvent[] = [];
@@ -79,17 +79,52 @@ t.test("client-merge - parseQuotes keeps quotes and counts what is not one", asy
   t.throws(() => parseQuotes('{"sym":"A"}'), FrameError);
 });
 
-t.test("client-merge - latest value wins, unwanted symbols are left out, prune drops removed symbols", async (t) => {
-  const map = new Map<string, Quote>();
-  const a1 = { sym: "A", ts: 1, seq: 1 };
-  const a2 = { sym: "A", ts: 2, seq: 2 };
-  const b1 = { sym: "B", ts: 1, seq: 1 };
-  const z1 = { sym: "Z", ts: 1, seq: 1 };
-  t.same(mergeQuotes(map, [a1, b1, z1], new Set(["A", "B"])), [a1, b1]);
-  t.same(mergeQuotes(map, [a2], new Set(["A", "B"])), [a2]);
-  t.same([...map.entries()], [["A", a2], ["B", b1]]);
-  pruneQuotes(map, new Set(["B", "C"]));
-  t.same([...map.keys()], ["B"]);
+t.test("client-merge - parseDeltas keeps objects with a sym and counts the rest", async (t) => {
+  t.same(parseDeltas('[{"sym":"A","bid":1},{"bid":2},[],null,"A"]'), { deltas: [{ sym: "A", bid: 1 }], rejected: 4 });
+  t.throws(() => parseDeltas('{"sym":"A"}'), FrameError, "not an array");
+  t.throws(() => parseDeltas("[{"), FrameError, "not JSON");
+});
+
+t.test("client-merge - applyDelta is Object.assign over the previous quote into a NEW object, null deletes", async (t) => {
+  const base: Quote = Object.freeze({ sym: "A", ts: 1, seq: 1, bid: 10, ask: 11, halt: true });
+  const next = applyDelta(base, { sym: "A", ts: 2, seq: 2, bid: 10.5, halt: null });
+  t.same(next, { sym: "A", ts: 2, seq: 2, bid: 10.5, ask: 11 }, "changed fields replaced, unchanged kept, null deleted");
+  t.not(next, base, "a new object");
+  t.same(base, { sym: "A", ts: 1, seq: 1, bid: 10, ask: 11, halt: true }, "the previous quote is untouched");
+  t.same(applyDelta(undefined, { sym: "B", ts: 1, seq: 1, last: 3 }), { sym: "B", ts: 1, seq: 1, last: 3 }, "a delta with every field over nothing is the quote");
+  t.equal(applyDelta(undefined, { sym: "B", bid: 1 }), undefined, "without ts and seq it is not a quote");
+  t.same(applyDelta(base, { sym: "A" }), base, "an empty delta gives an equal copy");
+});
+
+t.test("client-merge - a delta stream merged over the snapshot gives exactly the latest quotes", async (t) => {
+  // Deltas as the contract defines them: fields that differ from the last value, null for a field that went away.
+  const published: Quote[] = [
+    { sym: "A", ts: 1, seq: 1, bid: 1, ask: 2, last: 1.5 },
+    { sym: "A", ts: 2, seq: 2, bid: 1, ask: 2.5, last: 1.5 },
+    { sym: "A", ts: 3, seq: 3, bid: 1.2, ask: 2.5 },
+    { sym: "A", ts: 4, seq: 4, bid: 1.2, ask: 2.5, last: 9, prevClose: 8 },
+  ];
+  const delta = (prev: Quote, next: Quote): Record<string, unknown> => {
+    const d: Record<string, unknown> = { sym: next.sym };
+    for (const k of Object.keys(next)) if (prev[k] !== next[k]) d[k] = next[k];
+    for (const k of Object.keys(prev)) if (!(k in next)) d[k] = null;
+    return d;
+  };
+  let held: Quote | undefined = published[0];
+  for (let i = 1; i < published.length; i++) {
+    const d = delta(published[i - 1]!, published[i]!);
+    const { deltas } = parseDeltas(JSON.stringify([d]));
+    held = applyDelta(held, deltas[0]!);
+    t.same(held, published[i], `after delta ${i}`);
+  }
+});
+
+t.test("client-merge - sameQuote: the same seq and ts", async (t) => {
+  const a = { sym: "A", ts: 1, seq: 1 };
+  t.ok(sameQuote(a, { ...a }));
+  t.notOk(sameQuote(a, { ...a, seq: 2 }));
+  t.notOk(sameQuote(a, { ...a, ts: 2 }));
+  t.notOk(sameQuote(undefined, a));
 });
 
 t.test("client-merge - normalizeSymbols trims, upper-cases and deduplicates in order", async (t) => {

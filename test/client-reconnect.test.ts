@@ -1,14 +1,12 @@
 import t from "tap";
 import { createServer, type Socket } from "node:net";
-import { subscribe, type Subscription } from "../src/client/index.js";
-import { HttpStatusError } from "../src/client/errors.js";
-import type { Quote, Status } from "../src/client/quote.js";
+import { HttpStatusError, subscribe, type Quote, type Status, type Subscription } from "@quotecast/client";
 import { freePort, startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
 import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
-// The SDK (src/client) in Node against a real nats-server and real `quotecast serve` processes,
+// The SDK (@quotecast/client, packages/client) in Node against a real nats-server and real `quotecast serve` processes,
 // through every way a user loses a connection. Each case ends with the SDK's merged map equal to
 // the latest quote published for every subscribed symbol.
 

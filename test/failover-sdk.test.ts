@@ -1,9 +1,8 @@
-// Node failover as a frontend lives it: clients of the SDK (quotecast/client) given both nodes' URLs,
+// Node failover as a frontend lives it: clients of the SDK (@quotecast/client) given both nodes' URLs,
 // while one node is killed (SIGKILL, no goodbye) and later the other is drained (SIGTERM).
 // Measured times are printed as test comments (`# ...`).
 import t from "tap";
-import { subscribe, type Subscription } from "../src/client/index.js";
-import type { Quote } from "../src/client/quote.js";
+import { subscribe, type Quote, type Subscription } from "@quotecast/client";
 import type { NatsCluster } from "./helpers/nats-server.js";
 import type { AckedPublisher } from "./helpers/acked-publisher.js";
 import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";

@@ -1,9 +1,10 @@
 /**
- * The live quote board (`GET /`): a grid of symbols kept current by the client SDK. DOM writes are
- * batched into one requestAnimationFrame per display frame, whatever the quote rate: quotes that
- * arrive between two frames only overwrite each other in `pending`.
+ * The live quote board (`GET /`): a grid of symbols kept current by @quotecast/client, whose one
+ * connection is shared by every board tab of the browser. DOM writes are batched into one
+ * requestAnimationFrame per display frame, whatever the quote rate: quotes that arrive between two
+ * frames only overwrite each other in `pending`.
  */
-import { subscribe, type Quote, type Status, type StatusDetail, type Subscription } from "../client/index.js";
+import { createClient, type Quote, type QuoteSnapshot, type QuoteSubscription } from "@quotecast/client";
 import { formatChange, formatPercent, formatPrice, median, parseSymbolInput, referencePrice, tickDirection, tickPrice } from "./format.js";
 
 /** How long a row shows its tick colour. */
@@ -40,7 +41,17 @@ let frameRequested = false;
 let latencies: number[] = [];
 let updates = 0;
 /** Set once the rows exist; rows added before that have no quotes to show yet. */
-let sub: Subscription | undefined;
+let sub: QuoteSubscription | undefined;
+let shownStatus = "";
+const client = createClient(location.origin, {
+  onError(err) {
+    // Reconnects are expected (restarts, drains): shown on the status light, not thrown at the console.
+    statusEl.title = err.message;
+  },
+});
+// For the console and the browser tests: `quotecastBoard.client.role` says whether this tab holds
+// the connection the board tabs share.
+(globalThis as { quotecastBoard?: unknown }).quotecastBoard = { client };
 
 // With 200 symbols most rows are off screen: writing their cells would cost style, layout and paint
 // for nothing. Their latest quote is kept and shown when they scroll into view.
@@ -63,22 +74,7 @@ const visibility = new IntersectionObserver(
 const initial = initialSymbols();
 for (const sym of initial) addRow(sym);
 
-sub = subscribe(location.origin, initial, {
-  onQuotes(quotes, kind) {
-    for (const q of quotes) pending.set(q.sym, q);
-    if (kind === "quotes") updates += quotes.length;
-    schedule();
-  },
-  onStatus: showStatus,
-  onLatency(ms) {
-    // Bounded: at 5,000 quotes/s this is the last second's worth at most.
-    if (latencies.length < 10_000) latencies.push(ms);
-  },
-  onError(err) {
-    // Reconnects are expected (restarts, drains): shown on the status light, not thrown at the console.
-    statusEl.title = err.message;
-  },
-});
+resubscribe(initial);
 
 setInterval(showStats, STATS_EVERY_MS);
 
@@ -117,9 +113,36 @@ function initialSymbols(): string[] {
   return symbols.length > 0 || fromUrl === null ? symbols : parseSymbolInput(defaults).symbols;
 }
 
+/**
+ * Subscribe to the new list, then drop the old subscription: symbols in both are held by reference
+ * throughout and keep their values; the client re-opens its stream once, for the difference.
+ */
+function resubscribe(symbols: readonly string[]): void {
+  const old = sub;
+  sub = client.subscribe(symbols, (_snapshot, changed, kind) => {
+    for (const q of changed) pending.set(q.sym, q);
+    if (kind === "update") {
+      updates += changed.length;
+      const now = Date.now();
+      // Bounded: at 5,000 quotes/s this is the last second's worth at most.
+      for (const q of changed) if (latencies.length < 10_000) latencies.push(now - q.ts);
+    }
+    schedule();
+  });
+  old?.close();
+  sub.subscribe(showStatus);
+  // Quotes the client already held (a symbol added back, another tab's symbol) show at once.
+  const held = sub.getSnapshot().quotes;
+  for (const sym of symbols) {
+    const q = held[sym];
+    if (q && rows.has(sym)) pending.set(sym, q);
+  }
+  schedule();
+}
+
 function symbolsChanged(): void {
   const symbols = [...rows.keys()];
-  sub?.setSymbols(symbols);
+  resubscribe(symbols);
   const url = new URL(location.href);
   url.searchParams.set("symbols", symbols.join(","));
   // A readable URL: the commas of a symbol list need no escaping in a query.
@@ -158,12 +181,6 @@ function addRow(sym: string): void {
   rows.set(sym, row);
   rowsEl.appendChild(tr);
   visibility.observe(tr);
-  // A quote the SDK already holds (a symbol added back) shows at once.
-  const known = sub?.quotes.get(sym);
-  if (known) {
-    pending.set(sym, known);
-    schedule();
-  }
 }
 
 function schedule(): void {
@@ -221,14 +238,17 @@ function signOf(cell: HTMLElement, text: string): void {
   cell.dataset.sign = text.startsWith("+") ? "pos" : text.startsWith("-") ? "neg" : "";
 }
 
-function showStatus(status: Status, detail?: StatusDetail): void {
+function showStatus(snapshot: QuoteSnapshot): void {
+  const { status, reason } = snapshot;
+  const key = status + "\n" + (reason ?? "");
+  if (key === shownStatus) return;
+  shownStatus = key;
   statusEl.className = "status " + status;
   let text: string = status;
-  if (status === "reconnecting" && detail?.retryInMs !== undefined) text = `reconnecting in ${(detail.retryInMs / 1000).toFixed(1)} s`;
-  else if (status === "closed" && detail?.reason) text = `closed: ${detail.reason}`;
+  if (status === "closed" && reason) text = `closed: ${reason}`;
   else if (status === "live" && rows.size === 0) text = "no symbols";
   statusText.textContent = text;
-  statusEl.title = detail?.reason ?? "";
+  statusEl.title = reason ?? "";
 }
 
 function showStats(): void {

@@ -4,7 +4,7 @@ import { boardPage } from "./board-page.js";
 import { HttpError, NotFoundError } from "./errors.js";
 import { contentTypeOf, etagMatches, staticAsset, type StaticAsset } from "./static-asset.js";
 
-/** dist/, where `npm run build` put the board script, its stylesheet and the client SDK. */
+/** dist/, where `npm run build` put the board script (bundled with @quotecast/client) and its stylesheet. */
 const DIST = new URL("../", import.meta.url);
 
 /**
@@ -41,13 +41,13 @@ export interface BoardAssets {
   readonly missing: readonly string[];
 }
 
-/** Read the board and the client SDK from dist/ once, at worker start. */
+/** Read the board from dist/ once, at worker start. */
 export function loadBoardAssets(defaultSymbols: readonly string[], dist: URL = DIST): BoardAssets {
   const assets = new Map<string, StaticAsset>();
   const missing: string[] = [];
   const files = ["board/board.js", "board/board.css"];
-  // The modules the board imports: every compiled script of the board and the SDK.
-  for (const dir of ["board/", "client/"]) {
+  // Every script of the board (one bundle today, which includes the client package).
+  for (const dir of ["board/"]) {
     try {
       for (const name of readdirSync(new URL(dir, dist))) if (name.endsWith(".js") && !files.includes(dir + name)) files.push(dir + name);
     } catch {
