@@ -13,6 +13,8 @@ export interface QuotesRequest {
   readonly lastEventId: string | undefined;
   /** The `token` query parameter (for EventSource, which cannot set headers); never logged. */
   readonly queryToken: string | undefined;
+  /** `delta=1`: updates as `event: delta` field deltas. Default false (`delta=0` or absent). */
+  readonly delta: boolean;
 }
 
 export interface QuotesRequestLimits {
@@ -40,7 +42,8 @@ export function parseQuotesRequest(query: string, lastEventIdHeader: string, lim
   const intervalMs = parseInterval(params.get("interval"), limits.flushMs);
   const lastEventId = lastEventIdHeader || params.get("lastEventId") || undefined;
   const queryToken = params.get("token") ?? undefined;
-  return { symbols, intervalMs, lastEventId, queryToken };
+  const delta = parseDelta(params.getAll("delta"));
+  return { symbols, intervalMs, lastEventId, queryToken, delta };
 }
 
 function parseSymbols(values: string[], maxSymbols: number): string[] {
@@ -76,4 +79,15 @@ function parseInterval(value: string | null, flushMs: number): number {
   }
   if (n > MAX_INTERVAL_MS) throw new BadRequestError(`interval must be at most ${MAX_INTERVAL_MS} ms`);
   return Math.max(flushMs, Math.floor(n));
+}
+
+/** `delta=1` or `delta=0` (the default); anything else, or both, is a client error. */
+function parseDelta(values: string[]): boolean {
+  if (values.length === 0) return false;
+  const distinct = new Set(values);
+  const value = values[0]!;
+  if (distinct.size > 1 || (value !== "0" && value !== "1")) {
+    throw new BadRequestError(`delta must be 0 or 1, got ${JSON.stringify([...distinct].join(",").slice(0, 32))}`);
+  }
+  return value === "1";
 }

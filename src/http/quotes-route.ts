@@ -226,7 +226,7 @@ class Subscriber implements ExpiringStream {
       // even while its snapshot waits for the last values to load.
       res.write(retryField(RETRY_BASE_MS + Math.random() * RETRY_JITTER_MS));
     });
-    const conn = (this.#conn = deps.fanout.open(request.symbols, request.intervalMs, request.lastEventId, sink, performance.now()));
+    const conn = (this.#conn = deps.fanout.open(request.symbols, request.intervalMs, request.lastEventId, sink, performance.now(), { delta: request.delta }));
     res.onWritable(() => {
       deps.fanout.onWritable(conn);
       // Nothing is retried here (a write that reported congestion was still buffered whole).

@@ -1,11 +1,18 @@
 import type { LastValue, LastValues } from "../feed/last-values.js";
 import { Connection, type Sink } from "./connection.js";
 import { formatEventId, resumeAfter } from "./event-id.js";
-import { FrameBuilder, quotesHead } from "./frame-builder.js";
+import { deltaHead, FrameBuilder, quotesHead } from "./frame-builder.js";
 import { HEARTBEAT, quotesEvent } from "./sse-frames.js";
 import { StreamCounters } from "./stream-counters.js";
 import { SubscriptionGroup } from "./subscription-group.js";
+import { SymbolHistory } from "./symbol-history.js";
 import { SymbolSlot } from "./symbol-slot.js";
+
+/** What a subscriber asks of its stream beyond its symbols and interval. */
+export interface StreamOptions {
+  /** Updates as `event: delta` field deltas (GET /quotes?delta=1). Default false. */
+  readonly delta?: boolean;
+}
 
 export interface FanoutOptions {
   /** Longest silence before a comment line is sent. */
@@ -78,8 +85,15 @@ export class Fanout {
   /** Connections waiting for their snapshot: for the first full load of last values, or for their socket to drain. */
   readonly #parked = new Set<Connection>();
   readonly #frames = new FrameBuilder();
-  /** Lowest change number in the frame `#buildFrame` built last. */
+  /**
+   * For the frame `#buildFrame` built last, the lowest change number a member may have seen and
+   * still need all of it as built: its lowest change (full frames), or, for delta frames, the
+   * lowest first change after the base the deltas were taken from.
+   */
   #frameMinChange = 0;
+  /** This slice's event id, and its `delta` event head, made on first need. */
+  #sliceId = "";
+  #deltaHead: Buffer | null = null;
   #epoch: string | null = null;
 
   constructor(values: LastValues, opts: FanoutOptions) {
@@ -115,8 +129,8 @@ export class Fanout {
   }
 
   /** A new subscriber. Its snapshot goes out at once, or as soon as the last values are loaded. */
-  open(symbols: readonly string[], intervalMs: number, resumeId: string | undefined, sink: Sink, now: number): Connection {
-    const group = this.#groupFor(symbols, intervalMs);
+  open(symbols: readonly string[], intervalMs: number, resumeId: string | undefined, sink: Sink, now: number, opts: StreamOptions = {}): Connection {
+    const group = this.#groupFor(symbols, intervalMs, opts.delta === true);
     const conn = new Connection(group, sink, resumeId, now);
     group.add(conn);
     this.#connections.add(conn);
@@ -155,6 +169,7 @@ export class Fanout {
     if (slot === undefined) return;
     slot.value = value;
     slot.changeNo = ++this.#changeNo;
+    if (slot.history !== null) slot.history.record(value.bytes, slot.changeNo);
     if (slot.listedTick === this.#tickNo) return;
     slot.listedTick = this.#tickNo;
     this.#changed[this.#changedCount++] = slot;
@@ -200,7 +215,9 @@ export class Fanout {
     const stop = this.counters.framesSent + Math.max(1, maxFrames);
     if (this.#dirtyCount > 0 || this.#owed.size > 0) {
       // The event id and its bytes, once per slice for every frame of the slice.
-      const head = quotesHead(this.currentId());
+      this.#sliceId = this.currentId();
+      const head = quotesHead(this.#sliceId);
+      this.#deltaHead = null;
       const wallNow = Date.now();
       const order = this.#order;
       // A member may leave during its write, or between slices: holes appear, but the walk is not
@@ -243,8 +260,8 @@ export class Fanout {
     return this.#connections.values();
   }
 
-  #groupFor(symbols: readonly string[], intervalMs: number): SubscriptionGroup {
-    const key = SubscriptionGroup.keyOf(symbols, intervalMs);
+  #groupFor(symbols: readonly string[], intervalMs: number, delta: boolean): SubscriptionGroup {
+    const key = SubscriptionGroup.keyOf(symbols, intervalMs, delta);
     let group = this.#groups.get(key);
     if (group !== undefined) return group;
     const slots = symbols.map((sym) => {
@@ -253,7 +270,15 @@ export class Fanout {
       return slot;
     });
     // Its first members' snapshots hold every change so far.
-    group = new SubscriptionGroup(key, intervalMs, slots, this.#changeNo);
+    group = new SubscriptionGroup(key, intervalMs, slots, this.#changeNo, delta);
+    if (delta) {
+      for (const slot of slots) {
+        if (slot.history !== null) continue;
+        slot.history = new SymbolHistory();
+        // The version its subscribers' snapshots will hold.
+        if (slot.value !== undefined) slot.history.record(slot.value.bytes, slot.changeNo);
+      }
+    }
     group.orderIndex = this.#order.push(group) - 1;
     this.#groups.set(key, group);
     for (const slot of slots) slot.groups.add(group);
@@ -362,15 +387,23 @@ export class Fanout {
     const latency = this.counters.publishToWrite;
     const slots = group.slots;
     let minChange = Number.POSITIVE_INFINITY;
-    frames.begin(head);
+    const delta = group.delta;
+    frames.begin(delta ? (this.#deltaHead ??= deltaHead(this.#sliceId)) : head);
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
       const changeNo = slot.changeNo;
       if (changeNo <= after) continue;
       const v = slot.value;
       if (v === undefined) continue;
-      frames.add(v.bytes);
-      if (changeNo < minChange) minChange = changeNo;
+      if (delta) {
+        // Encoded once per symbol and base (SymbolHistory keeps it), whatever the connections.
+        const history = slot.history!;
+        frames.add(history.deltaAfter(after));
+        if (history.nextChange < minChange) minChange = history.nextChange;
+      } else {
+        frames.add(v.bytes);
+        if (changeNo < minChange) minChange = changeNo;
+      }
       latency.observe(Math.max(0, wallNow - v.ts) / 1000);
     }
     this.#frameMinChange = minChange;

@@ -1,5 +1,6 @@
 import type { LastValue } from "../feed/last-values.js";
 import type { SubscriptionGroup } from "./subscription-group.js";
+import type { SymbolHistory } from "./symbol-history.js";
 
 /**
  * The fan-out's view of one subscribed symbol: when it last changed, and which groups hold it.
@@ -11,6 +12,8 @@ export class SymbolSlot {
   /** The tick whose start lists this slot as changed (each slot is listed once per tick). */
   listedTick = 0;
   readonly groups = new Set<SubscriptionGroup>();
+  /** Its last versions, for field deltas: kept from the first delta subscriber on. */
+  history: SymbolHistory | null = null;
 
   constructor(
     readonly sym: string,
