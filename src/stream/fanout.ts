@@ -399,7 +399,10 @@ export class Fanout {
         // Encoded once per symbol and base (SymbolHistory keeps it), whatever the connections.
         const history = slot.history!;
         frames.add(history.deltaAfter(after));
-        if (history.nextChange < minChange) minChange = history.nextChange;
+        // A member may share it if it holds the same base and not yet the latest (a
+        // replacement object suits any base: its nextChange is +Infinity).
+        const limit = history.nextChange < changeNo ? history.nextChange : changeNo;
+        if (limit < minChange) minChange = limit;
       } else {
         frames.add(v.bytes);
         if (changeNo < minChange) minChange = changeNo;
