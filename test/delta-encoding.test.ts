@@ -59,8 +59,8 @@ t.test("delta-encoding - versions of one shape share their keys array", async (t
 
 t.test("delta-encoding - the exact bytes of a delta event", async (t) => {
   const h = new SymbolHistory();
-  h.record(Buffer.from(Q1), 3);
-  h.record(Buffer.from(Q2), 7);
+  h.sent(Buffer.from(Q1), 3);
+  h.sent(Buffer.from(Q2), 7);
   const b = new FrameBuilder();
   b.begin(deltaHead("lvnsv0k5-18"));
   b.add(h.deltaAfter(5));
@@ -70,9 +70,9 @@ t.test("delta-encoding - the exact bytes of a delta event", async (t) => {
 
 t.test("delta-encoding - history: the base is the version current at the change number given", async (t) => {
   const h = new SymbolHistory();
-  h.record(Buffer.from('{"sym":"X","seq":1,"a":1}'), 2);
-  h.record(Buffer.from('{"sym":"X","seq":2,"a":1,"b":1}'), 4);
-  h.record(Buffer.from('{"sym":"X","seq":3,"b":2}'), 9);
+  h.sent(Buffer.from('{"sym":"X","seq":1,"a":1}'), 2);
+  h.sent(Buffer.from('{"sym":"X","seq":2,"a":1,"b":1}'), 4);
+  h.sent(Buffer.from('{"sym":"X","seq":3,"b":2}'), 9);
   t.equal(h.deltaAfter(3).toString(), '{"sym":"X","seq":3,"b":2,"a":null}', "from the version at 2");
   t.equal(h.nextChange, 4);
   t.equal(h.deltaAfter(5).toString(), '{"sym":"X","seq":3,"b":2,"a":null}', "from the version at 4");
@@ -80,7 +80,7 @@ t.test("delta-encoding - history: the base is the version current at the change 
   t.equal(h.deltaAfter(3), h.deltaAfter(2), "the same base shares the same bytes");
   t.equal(h.deltaAfter(1).toString(), '{"sym":"X","seq":3,"b":2,"a":null}', "a base older than any kept: a replacement object");
   t.equal(h.nextChange, Infinity, "which suits every member");
-  for (let i = 0; i < HISTORY_VERSIONS; i++) h.record(Buffer.from(`{"sym":"X","seq":${4 + i},"b":2}`), 10 + i);
+  for (let i = 0; i < HISTORY_VERSIONS; i++) h.sent(Buffer.from(`{"sym":"X","seq":${4 + i},"b":2}`), 10 + i);
   t.equal(h.deltaAfter(9).toString(), `{"sym":"X","seq":${3 + HISTORY_VERSIONS},"b":2,"a":null}`, "evicted base: every key the symbol ever had is accounted for");
 });
 

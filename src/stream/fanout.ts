@@ -169,7 +169,6 @@ export class Fanout {
     if (slot === undefined) return;
     slot.value = value;
     slot.changeNo = ++this.#changeNo;
-    if (slot.history !== null) slot.history.record(value.bytes, slot.changeNo);
     if (slot.listedTick === this.#tickNo) return;
     slot.listedTick = this.#tickNo;
     this.#changed[this.#changedCount++] = slot;
@@ -272,12 +271,7 @@ export class Fanout {
     // Its first members' snapshots hold every change so far.
     group = new SubscriptionGroup(key, intervalMs, slots, this.#changeNo, delta);
     if (delta) {
-      for (const slot of slots) {
-        if (slot.history !== null) continue;
-        slot.history = new SymbolHistory();
-        // The version its subscribers' snapshots will hold.
-        if (slot.value !== undefined) slot.history.record(slot.value.bytes, slot.changeNo);
-      }
+      for (const slot of slots) slot.history ??= new SymbolHistory();
     }
     group.orderIndex = this.#order.push(group) - 1;
     this.#groups.set(key, group);
@@ -299,7 +293,11 @@ export class Fanout {
     const quotes: string[] = [];
     for (const slot of conn.group.slots) {
       const v = slot.value;
-      if (v !== undefined && (after === null || v.streamSeq > after)) quotes.push(v.json);
+      if (v === undefined) continue;
+      if (after === null || v.streamSeq > after) quotes.push(v.json);
+      // A delta client holds this version now (sent, or unchanged since its resume id): the base
+      // of its next deltas.
+      if (conn.group.delta) slot.history!.sent(v.bytes, slot.changeNo);
     }
     // A resume id from a worker that had read further than this one keeps its place, so that
     // ids a client sees never go backwards.
@@ -398,6 +396,7 @@ export class Fanout {
       if (delta) {
         // Encoded once per symbol and base (SymbolHistory keeps it), whatever the connections.
         const history = slot.history!;
+        history.sent(v.bytes, changeNo);
         frames.add(history.deltaAfter(after));
         // A member may share it if it holds the same base and not yet the latest (a
         // replacement object suits any base: its nextChange is +Infinity).

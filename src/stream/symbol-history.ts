@@ -2,13 +2,16 @@ import { encodeDelta, encodeReplacement } from "./delta-encoding.js";
 import { parseQuoteFields, type QuoteFields } from "./quote-fields.js";
 
 /** Versions of a symbol kept for deltas: bases older than these get a replacement object. */
-export const HISTORY_VERSIONS = 8;
+export const HISTORY_VERSIONS = 16;
 
 /**
- * The last few versions of one symbol, by the fan-out's change number, for field deltas: what
- * a connection holds of a symbol is the version current at its `sentMark` (see `Fanout`), so
- * the delta it needs is "from the version at change number m to the latest". Kept only for
- * symbols some delta subscriber holds.
+ * The last few versions of one symbol that were sent (in a frame or a snapshot), by the
+ * fan-out's change number at which each became the latest, for field deltas. What a connection
+ * holds of a symbol is the version current at its `sentMark` (see `Fanout`), and that version
+ * was sent to it, so the delta it needs is "from the newest sent version numbered at or below
+ * m to the latest". Versions superseded before anyone was sent them are never a base and are
+ * not kept: a symbol that changes 100 times a window costs one version per window, not 100.
+ * Kept only for symbols some delta subscriber holds.
  *
  * Each delta is encoded once and kept (the last two asked for): every group and connection
  * whose base is the same version shares the bytes, so a tick encodes about one delta per
@@ -33,14 +36,18 @@ export class SymbolHistory {
   #toB = -2;
   #bytesB: Buffer | null = null;
   /**
-   * Set by `deltaAfter`: the number of the first change after the base it used (+Infinity for a
-   * replacement object, which suits any base). A connection whose `sentMark` is below it holds
-   * the same base, and may share the delta.
+   * Set by `deltaAfter`: the change number of the first version sent after the base it used
+   * (+Infinity for a replacement object, which suits any base). A connection whose `sentMark`
+   * is below it holds the same base, and may share the delta.
    */
   nextChange = Number.POSITIVE_INFINITY;
 
-  /** A new version: the symbol's JSON bytes at change number `changeNo`. Per quote, not per frame. */
-  record(bytes: Uint8Array, changeNo: number): void {
+  /**
+   * The symbol's latest version (its JSON bytes, the latest since change number `changeNo`) is
+   * being sent: keep it, unless it is kept already. Once per symbol per frame built.
+   */
+  sent(bytes: Uint8Array, changeNo: number): void {
+    if (this.#count > 0 && this.#changeNos[(this.#first + this.#count - 1) % HISTORY_VERSIONS] === changeNo) return;
     const latest = this.#count === 0 ? null : this.#fields[(this.#first + this.#count - 1) % HISTORY_VERSIONS]!;
     const fields = parseQuoteFields(bytes, latest);
     if (fields !== null && fields.keys !== this.#lastKeys) {
@@ -60,8 +67,9 @@ export class SymbolHistory {
 
   /**
    * The delta object for a client that holds the version current at change number `after` (it
-   * has seen every change numbered at or below it), towards the latest version. Sets
-   * `nextChange`. Call only when the latest version is numbered above `after`.
+   * has seen every change numbered at or below it), towards the latest version, which `sent`
+   * was just told of. Sets `nextChange`. Call only when the latest version is numbered above
+   * `after`.
    */
   deltaAfter(after: number): Buffer {
     const last = (this.#first + this.#count - 1) % HISTORY_VERSIONS;
