@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config-error.js";
 import { SYMBOL_PATTERN, isSymbol } from "../feed/symbol.js";
+import { FIELD_MIXES, type FieldMix } from "../simulator/price-model.js";
 import { MAX_SEED } from "../simulator/rng.js";
 import { DEFAULT_UNIVERSE_SIZE, MAX_UNIVERSE_SIZE } from "../simulator/universe.js";
 
@@ -26,6 +27,8 @@ export interface FeedConfig {
   readonly durationSec: number | null;
   /** null: the run picks a random seed (and logs it, so the run can be reproduced). */
   readonly seed: number | null;
+  /** Which fields a quote moves (`--mix`): `market` (default) or `every-field`. */
+  readonly mix: FieldMix;
   readonly help: boolean;
 }
 
@@ -40,6 +43,8 @@ Options:
   --rate <n>             quotes per second, all symbols together (default ${DEFAULT_FEED_RATE})
   --duration <seconds>   stop after this long (default: until SIGINT/SIGTERM)
   --seed <n>             integer 0..${MAX_SEED}: the same seed replays the same prices
+  --mix <m>              market (default: each quote moves one side of the book, or is a trade)
+                         or every-field (each quote re-draws every field, as before)
   -h, --help             show this help
 `;
 
@@ -69,6 +74,7 @@ export function parseFeedArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
     rate: values.rate === undefined ? DEFAULT_FEED_RATE : parseRate(values.rate),
     durationSec: values.duration === undefined ? null : parseDuration(values.duration),
     seed: values.seed === undefined ? null : parseSeed(values.seed),
+    mix: parseMix(values.mix),
     help: values.help ?? false,
   };
 }
@@ -86,6 +92,7 @@ function readArgs(args: string[]) {
         rate: { type: "string" },
         duration: { type: "string" },
         seed: { type: "string" },
+        mix: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -159,4 +166,10 @@ function parseSeed(text: string): number {
 /** Plain decimal notation only: "1e3" or "0x10" as a rate is more likely a typo than intent. */
 function parseDecimal(text: string): number {
   return /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
+}
+
+function parseMix(text: string | undefined): FieldMix {
+  if (text === undefined) return "market";
+  if ((FIELD_MIXES as readonly string[]).includes(text)) return text as FieldMix;
+  throw new ConfigError(`--mix must be one of ${FIELD_MIXES.join(", ")}, got "${text}"`);
 }
