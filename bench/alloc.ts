@@ -23,6 +23,8 @@ export interface AllocSpec {
   readonly perConnection: number;
   /** Ticks measured, after twice as many to warm up. */
   readonly ticks: number;
+  /** Connections ask for field deltas (delta=1). */
+  readonly delta?: boolean;
 }
 
 /** Reads every byte of a frame (as the kernel copy would) and keeps none. */
@@ -68,7 +70,7 @@ export async function measureAllocation(spec: AllocSpec): Promise<Figures> {
   fanout.markLoaded("alloc", 0);
   const sinks = subscriptionPaths(spec.connections, spec.perConnection, spec.universe).map((path) => {
     const sink = new ReadingSink();
-    fanout.open(path.slice(path.indexOf("=") + 1).split(","), spec.flushMs, undefined, sink, 0);
+    fanout.open(path.slice(path.indexOf("=") + 1).split(","), spec.flushMs, undefined, sink, 0, { delta: spec.delta === true });
     return sink;
   });
   const perTick = Math.round((spec.rate * spec.flushMs) / 1000);
