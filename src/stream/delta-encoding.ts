@@ -103,8 +103,11 @@ function put(out: Out, src: Uint8Array, from: number, to: number): void {
     out.buf.copy(bigger, 0, 0, out.len);
     out.buf = bigger;
   }
-  out.buf.set(src.subarray(from, to), out.len);
-  out.len += n;
+  // Byte by byte: values and keys are short, and a subarray per copy was most of the garbage.
+  const buf = out.buf;
+  let at = out.len;
+  for (let i = from; i < to; i++) buf[at++] = src[i]!;
+  out.len = at;
 }
 
 const OPEN = Buffer.from("{");

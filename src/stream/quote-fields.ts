@@ -46,6 +46,7 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const decoder = new TextDecoder();
+let scratch = new Uint32Array(64);
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
@@ -99,7 +100,8 @@ function skipValue(b: Uint8Array, i: number): number {
  * object (the feed's validation lets none through).
  */
 export function parseQuoteFields(bytes: Uint8Array, previous: QuoteFields | null): QuoteFields | null {
-  const spans: number[] = [];
+  // Spans go to a scratch array reused by every parse; each version keeps an exact copy.
+  let n4 = 0;
   let i = 0;
   const n = bytes.length;
   while (i < n && isSpace(bytes[i]!)) i++;
@@ -120,7 +122,15 @@ export function parseQuoteFields(bytes: Uint8Array, previous: QuoteFields | null
     const valueStart = i;
     i = skipValue(bytes, i);
     if (i < 0 || i === valueStart) return null;
-    spans.push(keyStart, keyEnd, valueStart, i);
+    if (n4 + 4 > scratch.length) {
+      const bigger = new Uint32Array(scratch.length * 2);
+      bigger.set(scratch);
+      scratch = bigger;
+    }
+    scratch[n4++] = keyStart;
+    scratch[n4++] = keyEnd;
+    scratch[n4++] = valueStart;
+    scratch[n4++] = i;
     while (i < n && isSpace(bytes[i]!)) i++;
     if (bytes[i] === COMMA) {
       i++;
@@ -129,17 +139,16 @@ export function parseQuoteFields(bytes: Uint8Array, previous: QuoteFields | null
     if (bytes[i] === CLOSE_BRACE) break;
     return null;
   }
-  const count = spans.length / 4;
-  const prevKeys = previous?.keys;
-  let keys: readonly string[] | undefined = prevKeys !== undefined && prevKeys.length === count ? prevKeys : undefined;
+  const spans = scratch.slice(0, n4);
+  const count = n4 / 4;
+  // The usual case: the same keys as the previous version, written the same way. Compared as
+  // bytes, so no key string is made.
+  if (previous !== null && previous.count === count && sameKeyTexts(bytes, spans, previous)) return new QuoteFields(bytes, previous.keys, spans);
   const fresh: string[] = [];
-  for (let f = 0; f < count; f++) {
-    const key = decodeKey(bytes, spans[4 * f]!, spans[4 * f + 1]!);
-    if (keys !== undefined && keys[f] !== key) keys = undefined;
-    fresh.push(key);
-  }
-  if (keys !== undefined) return new QuoteFields(bytes, keys, Uint32Array.from(spans));
-  if (new Set(fresh).size === fresh.length) return new QuoteFields(bytes, fresh, Uint32Array.from(spans));
+  for (let f = 0; f < count; f++) fresh.push(decodeKey(bytes, spans[4 * f]!, spans[4 * f + 1]!));
+  const prevKeys = previous?.keys;
+  if (prevKeys !== undefined && prevKeys.length === count && fresh.every((k, f) => prevKeys[f] === k)) return new QuoteFields(bytes, prevKeys, spans);
+  if (new Set(fresh).size === fresh.length) return new QuoteFields(bytes, fresh, spans);
   // A key named twice: JSON.parse keeps the last value, so the fields are the last of each.
   const kept: string[] = [];
   const keptSpans: number[] = [];
@@ -149,6 +158,20 @@ export function parseQuoteFields(bytes: Uint8Array, previous: QuoteFields | null
     keptSpans.push(spans[4 * f]!, spans[4 * f + 1]!, spans[4 * f + 2]!, spans[4 * f + 3]!);
   }
   return new QuoteFields(bytes, kept, Uint32Array.from(keptSpans));
+}
+
+/** Every key of `bytes` (located by `spans`) is written byte for byte as `previous`'s key at the same place. */
+function sameKeyTexts(bytes: Uint8Array, spans: Uint32Array, previous: QuoteFields): boolean {
+  const pb = previous.bytes;
+  const ps = previous.spans;
+  for (let f = 0; f < spans.length; f += 4) {
+    let p = spans[f]!;
+    const end = spans[f + 1]!;
+    let q = ps[f]!;
+    if (end - p !== ps[f + 1]! - q) return false;
+    while (p < end) if (bytes[p++] !== pb[q++]) return false;
+  }
+  return true;
 }
 
 /** A key's text, quotes included, as the string it names (escapes resolved). */

@@ -41,6 +41,15 @@ export class SymbolHistory {
    * is below it holds the same base, and may share the delta.
    */
   nextChange = Number.POSITIVE_INFINITY;
+  /**
+   * The last answer of `deltaAfter` holds for every `after` in [#memoLow, #memoHigh) while the
+   * latest version is still #memoTo: groups in step ask for the same base again and again.
+   */
+  #memoLow = 0;
+  #memoHigh = -1;
+  #memoTo = -1;
+  #memoBytes: Buffer | null = null;
+  #memoNext = Number.POSITIVE_INFINITY;
 
   /**
    * The symbol's latest version (its JSON bytes, the latest since change number `changeNo`) is
@@ -74,6 +83,10 @@ export class SymbolHistory {
   deltaAfter(after: number): Buffer {
     const last = (this.#first + this.#count - 1) % HISTORY_VERSIONS;
     const toNo = this.#changeNos[last]!;
+    if (toNo === this.#memoTo && after >= this.#memoLow && after < this.#memoHigh) {
+      this.nextChange = this.#memoNext;
+      return this.#memoBytes!;
+    }
     const cur = this.#fields[last]!;
     // The newest version numbered at or below `after` is the base, if it is still kept.
     let base = -1;
@@ -87,8 +100,14 @@ export class SymbolHistory {
     const baseFields = base < 0 ? null : this.#fields[base]!;
     const fromNo = base < 0 || cur === null || baseFields === null ? -1 : this.#changeNos[base]!;
     this.nextChange = fromNo < 0 ? Number.POSITIVE_INFINITY : this.#changeNos[(base + 1) % HISTORY_VERSIONS]!;
-    if (this.#fromA === fromNo && this.#toA === toNo) return this.#bytesA!;
-    if (this.#fromB === fromNo && this.#toB === toNo) return this.#bytesB!;
+    // The same base serves every `after` from it up to the next kept version (a replacement:
+    // every `after` below the oldest kept version).
+    this.#memoTo = toNo;
+    this.#memoNext = this.nextChange;
+    this.#memoLow = fromNo < 0 ? Number.NEGATIVE_INFINITY : fromNo;
+    this.#memoHigh = fromNo < 0 ? (base < 0 ? this.#changeNos[this.#first]! : Number.NEGATIVE_INFINITY) : this.nextChange;
+    if (this.#fromA === fromNo && this.#toA === toNo) return (this.#memoBytes = this.#bytesA!);
+    if (this.#fromB === fromNo && this.#toB === toNo) return (this.#memoBytes = this.#bytesB!);
     // A quote the scanner could not read (the feed's validation lets none through) goes as published.
     const bytes = cur === null ? Buffer.from(this.#bytes[last]!) : fromNo < 0 ? encodeReplacement(cur, this.everKeys) : encodeDelta(baseFields!, cur);
     // The older of the two makes room.
@@ -98,6 +117,7 @@ export class SymbolHistory {
     this.#fromA = fromNo;
     this.#toA = toNo;
     this.#bytesA = bytes;
+    this.#memoBytes = bytes;
     return bytes;
   }
 }
