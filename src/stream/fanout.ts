@@ -91,6 +91,8 @@ export class Fanout {
    * lowest first change after the base the deltas were taken from.
    */
   #frameMinChange = 0;
+  /** The frame `#flushOwed` built last, and for whom: valid until the next frame is built. */
+  readonly #lastOwed: { group: SubscriptionGroup | null; after: number; changeNo: number; head: Uint8Array | null; frame: Buffer | null } = { group: null, after: -1, changeNo: -1, head: null, frame: null };
   /** This slice's event id, and its `delta` event head, made on first need. */
   #sliceId = "";
   #deltaHead: Buffer | null = null;
@@ -353,7 +355,11 @@ export class Fanout {
         continue;
       }
       // Built once, on first need, and shared: the same bytes for every member in step.
-      if (frame === undefined) frame = this.#buildFrame(group, from, head, wallNow);
+      if (frame === undefined) {
+        frame = this.#buildFrame(group, from, head, wallNow);
+        // The builder's buffer now holds this frame: the owed one it held is gone.
+        this.#lastOwed.group = null;
+      }
       if (frame !== null && conn.sentMark >= this.#frameMinChange) {
         // Its snapshot or a frame of its own already carried some of these quotes: it gets a
         // frame without them.
@@ -369,7 +375,23 @@ export class Fanout {
 
   #flushOwed(conn: Connection, head: Uint8Array, now: number, wallNow: number): void {
     this.#owed.delete(conn);
-    const frame = this.#buildFrame(conn.group, conn.sentMark, head, wallNow);
+    // Members of one group that fell out of step together (their group's frame went out while
+    // they were congested, or between two slices) are owed the same frame: the last one built
+    // is reused while nothing has changed since. Without this, a group whose members got frames
+    // of their own at different points of a tick keeps them apart for good under a busy feed
+    // (in process, 5,000 connections on 50 shared lists with quotes landing between slices:
+    // 283k frames built for 500k written in full mode, 406k with deltas).
+    const o = this.#lastOwed;
+    let frame: Buffer | null;
+    if (o.group === conn.group && o.after === conn.sentMark && o.changeNo === this.#changeNo && o.head === head) frame = o.frame;
+    else {
+      frame = this.#buildFrame(conn.group, conn.sentMark, head, wallNow);
+      o.group = conn.group;
+      o.after = conn.sentMark;
+      o.changeNo = this.#changeNo;
+      o.head = head;
+      o.frame = frame;
+    }
     conn.sentMark = this.#changeNo;
     if (frame === null) return;
     this.#writeFrame(conn, frame, now);
