@@ -31,8 +31,14 @@ const visibility = new LatencyHistogram();
 const totals: ClientTotals = { events: 0, quotes: 0, bytes: 0, snapshots: 0, heartbeats: 0, dropped: 0, delivered: 0 };
 /** Per symbol index, when the publisher sent each seq (0: not reported yet). */
 const sentAt: Float64Array[] = [];
-/** Samples whose seq's send time had not been reported when it became visible: (symbol, seq, at). */
-let pending: number[] = [];
+/**
+ * Per symbol index, samples whose seq's send time had not been reported when it became visible:
+ * (seq, at) pairs, in the order they became visible, from `pendingHead[sym]` on. The publisher
+ * reports each symbol's seqs in order, so a report resolves a prefix: no scan of the rest (under
+ * load the reports lag, and a scan of every pending sample per report stalled a load generator).
+ */
+let pending: number[][] = [];
+let pendingHead: number[] = [];
 
 function sentTime(sym: number, seq: number): number {
   const times = sentAt[sym];
@@ -50,15 +56,24 @@ function addSentTimes(log: readonly number[]): void {
       sentAt[sym] = times = bigger;
     }
     times[seq] = log[k + 2]!;
+    const waiting = pending[sym];
+    if (waiting === undefined) continue;
+    let h = pendingHead[sym] ?? 0;
+    for (; h < waiting.length; h += 2) {
+      const t = sentTime(sym, waiting[h]!);
+      if (t === 0) break;
+      visibility.record(waiting[h + 1]! - t);
+    }
+    if (h >= waiting.length) {
+      waiting.length = 0;
+      h = 0;
+    }
+    pendingHead[sym] = h;
   }
-  if (pending.length === 0) return;
-  const still: number[] = [];
-  for (let k = 0; k < pending.length; k += 3) {
-    const t = sentTime(pending[k]!, pending[k + 1]!);
-    if (t > 0) visibility.record(pending[k + 2]! - t);
-    else still.push(pending[k]!, pending[k + 1]!, pending[k + 2]!);
-  }
-  pending = still;
+}
+
+function waitFor(sym: number, seq: number, at: number): void {
+  (pending[sym] ??= []).push(seq, at);
 }
 let verifying = false;
 const conns: Conn[] = [];
@@ -189,7 +204,7 @@ class Conn {
       for (let k = held[sym]! + 1; k <= seq; k++) {
         const t = sentTime(sym, k);
         if (t > 0) visibility.record(now - t);
-        else pending.push(sym, k, now);
+        else waitFor(sym, k, now);
       }
       if (seq > held[sym]!) held[sym] = seq;
     }
@@ -318,6 +333,7 @@ async function handle(m: ClientCommand): Promise<void> {
       latency.reset();
       visibility.reset();
       pending = [];
+      pendingHead = [];
       return reply({ cmd: "totals", totals: { ...totals }, hist: [], visibility: [], open: liveCount(), cpuSec: cpuSec() });
     }
     case "totals":
