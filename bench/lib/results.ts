@@ -153,7 +153,7 @@ export function writeSummary(invocation: string, verdicts: readonly TargetVerdic
     md.push(
       "## Fan-out matrix",
       "",
-      "Each connection subscribes to its own 20 of 200 symbols; the publisher sends ~130-byte quotes round-robin at the feed rate. frames/s and quotes/s are counted by the clients; latency is publish (`ts`) to receipt, every quote of every reading connection (age at arrival); vis p99 is the visibility lag: for every published quote and every subscriber of its symbol, the time until the subscriber held that quote or a newer one (it counts the quotes conflation replaced); finals: connections holding every subscribed symbol's last seq at the end.",
+      "Each connection subscribes to its own 20 of 200 symbols; the publisher sends quotes round-robin at the feed rate (the simulator's market mix, ~116 bytes, unless the run says `--mix every-field`: ~130 bytes with every field changing; the ceiling's frames hold ~130-byte quotes either way). frames/s and quotes/s are counted by the clients; latency is publish (`ts`) to receipt, every quote of every reading connection (age at arrival); vis p99 is the visibility lag: for every published quote and every subscriber of its symbol, the time until the subscriber held that quote or a newer one (it counts the quotes conflation replaced); finals: connections holding every subscribed symbol's last seq at the end.",
       "",
       "![p99 vs connections](results/p99-vs-connections.svg)",
       "",
