@@ -23,7 +23,11 @@ export interface AllocSpec {
   readonly perConnection: number;
   /** Ticks measured, after twice as many to warm up. */
   readonly ticks: number;
+  /** Connections ask for field deltas (delta=1). */
+  readonly delta?: boolean;
 }
+
+const TICK_FRAMES = new Set(["tick", "runTick", "beginTick"]);
 
 /** Reads every byte of a frame (as the kernel copy would) and keeps none. */
 class ReadingSink implements Sink {
@@ -68,7 +72,7 @@ export async function measureAllocation(spec: AllocSpec): Promise<Figures> {
   fanout.markLoaded("alloc", 0);
   const sinks = subscriptionPaths(spec.connections, spec.perConnection, spec.universe).map((path) => {
     const sink = new ReadingSink();
-    fanout.open(path.slice(path.indexOf("=") + 1).split(","), spec.flushMs, undefined, sink, 0);
+    fanout.open(path.slice(path.indexOf("=") + 1).split(","), spec.flushMs, undefined, sink, 0, { delta: spec.delta === true });
     return sink;
   });
   const perTick = Math.round((spec.rate * spec.flushMs) / 1000);
@@ -97,7 +101,10 @@ export async function measureAllocation(spec: AllocSpec): Promise<Figures> {
   const total = (n: SamplingNode): number => n.selfSize + n.children.reduce((a, c) => a + total(c), 0);
   const tickNodes: SamplingNode[] = [];
   const walk = (n: SamplingNode) => {
-    if (n.callFrame.functionName === "tick" && n.callFrame.url.includes("fanout")) return void tickNodes.push(n);
+    // The outermost fan-out frame of a tick: `tick`, or `runTick` and `beginTick` once V8 has
+    // inlined the small `tick` into the driver (it does when this runs a second time in one
+    // process, and then nothing was found here).
+    if (TICK_FRAMES.has(n.callFrame.functionName) && n.callFrame.url.includes("fanout")) return void tickNodes.push(n);
     n.children.forEach(walk);
   };
   walk(profile.head);

@@ -3,7 +3,8 @@
 //
 //   --tool cpu-prof|doctor|flame|all   (default all)
 //   --connections N (default 5000)  --rate N (default 2000)  --flush-ms N (default 50)
-//   --measure S (default 10)
+//   --measure S (default 10)  --mode full|delta (default full; bench/lib/modes.ts)
+//   --shared-lists N (default 0: each connection its own symbols; N: one of N shared lists)
 //
 // cpu-prof: `node --cpu-prof` on the primary, whose execArgv the forked worker inherits,
 //   summarised here as the top functions by self time (top.txt); open the .cpuprofile in
@@ -16,6 +17,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { cleanupAll, installCleanupHooks } from "./lib/processes.js";
+import { parseModes } from "./lib/modes.js";
 import { runOne, type RunSpec } from "./lib/run-one.js";
 
 const PROFILES = fileURLToPath(new URL("../../../bench/profiles/", import.meta.url));
@@ -29,6 +31,8 @@ const { values } = parseArgs({
     rate: { type: "string", default: "2000" },
     "flush-ms": { type: "string", default: "50" },
     measure: { type: "string", default: "10" },
+    mode: { type: "string", default: "full" },
+    "shared-lists": { type: "string", default: "0" },
   },
 });
 
@@ -83,6 +87,8 @@ async function main(): Promise<number> {
       workers: 1,
       concurrency: 100,
       stopGraceMs: 180_000,
+      mode: parseModes(values.mode!)[0]!,
+      sharedLists: Number(values["shared-lists"]),
       ...(tool === "cpu-prof"
         ? // Not NODE_OPTIONS (Node refuses --cpu-prof there): execArgv, which cluster.fork passes on.
           { wrap: [process.execPath, "--cpu-prof", `--cpu-prof-dir=${dir}`] }
@@ -91,7 +97,7 @@ async function main(): Promise<number> {
     };
     log(`profile ${tool}: quotecast, ${spec.connections} connections, feed ${spec.rate}/s, flush ${spec.flushMs} ms → ${dir}`);
     const f = await runOne(spec, log);
-    log(`  ${f.framesPerSec} frames/s, p99 ${f.p99Ms} ms, server CPU ${f.serverCpuPct}%${f.tickMeanMs === undefined ? "" : `, ticks ${f.tickMeanMs} ms mean, ${f.ticksOverFlushPct}% longer than the window`}`);
+    log(`  mode ${spec.mode!.name}: ${f.framesPerSec} frames/s, p99 ${f.p99Ms} ms, visibility lag p99 ${f.visP99Ms} ms, ${f.bytesPerQuote} B/quote, ${f.cpuPerFrameUs} µs server CPU/frame, server CPU ${f.serverCpuPct}%${f.tickMeanMs === undefined ? "" : `, ticks ${f.tickMeanMs} ms mean, ${f.ticksOverFlushPct}% longer than the window`}`);
     if (tool === "cpu-prof") {
       // The worker did the work: its profile is the biggest file.
       const files = readdirSync(dir).filter((x) => x.endsWith(".cpuprofile")).map((x) => `${dir}/${x}`).sort((a, b) => statSync(b).size - statSync(a).size);

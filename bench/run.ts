@@ -3,7 +3,7 @@
 // appends one JSON line per run to bench/results/runs.jsonl and regenerates bench/RESULTS.md
 // and bench/results/p99-vs-connections.svg. Never part of `npm test`.
 //
-//   node build/bench/bench/run.js [matrix] [alloc] [idle] [slow] [storm] [soak] [capacity]
+//   node build/bench/bench/run.js [matrix] [alloc] [idle] [slow] [storm] [soak] [bandwidth] [capacity]
 //     (default: all but capacity, which takes long and runs only when named)
 //     --quick              smoke run: small counts, short windows (about 3 minutes)
 //     --servers L          comma list of quotecast,ceiling,naive,nchan,node-coalescing
@@ -16,6 +16,10 @@
 //     --capacity-rate N    capacity feed rate (default 2000)
 //     --capacity-flush MS  capacity flush window (default 50)
 //     --workers2           also run quotecast with 2 workers in the matrix
+//     --modes L            quotecast update modes the bandwidth scenario compares (default
+//                          full,delta; see bench/lib/modes.ts)
+//     --mix M              the publisher's quotes: market (default) or every-field
+//     --bandwidth-connections N  connections in the bandwidth scenario (default 5000)
 //     --no-write           print only
 //   Environment: BENCH_* equivalents are not read; flags only.
 
@@ -25,6 +29,7 @@ import { findNatsServerBinary } from "../test/helpers/nats-server.js";
 import { NCHAN_INSTALL, findNginxWithNchan } from "./baseline/nchan.js";
 import { PER_PROCESS, SOURCE_ADDRESSES } from "./lib/loadgen.js";
 import { cleanupAll, installCleanupHooks, openFileLimit } from "./lib/processes.js";
+import { parseModes } from "./lib/modes.js";
 import { machine } from "./lib/report.js";
 import { appendRun, invocationRuns, readRuns, writeSummary } from "./lib/results.js";
 import { SERVER_KINDS, type ServerKind } from "./lib/servers.js";
@@ -43,6 +48,9 @@ const { values, positionals } = parseArgs({
     "capacity-rate": { type: "string" },
     "capacity-flush": { type: "string" },
     workers2: { type: "boolean", default: false },
+    modes: { type: "string", default: "full,delta" },
+    mix: { type: "string", default: "market" },
+    "bandwidth-connections": { type: "string" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -60,6 +68,11 @@ function one(raw: string | undefined, fallback: number, what: string): number {
   const x = Number(raw);
   if (!(x > 0)) throw new Error(`--${what} takes a positive number, got ${raw}`);
   return x;
+}
+
+function parseMix(raw: string): "market" | "every-field" {
+  if (raw !== "market" && raw !== "every-field") throw new Error(`--mix takes market or every-field, got ${raw}`);
+  return raw;
 }
 
 /** What the machine needs; exact install commands when something is missing. */
@@ -104,6 +117,9 @@ async function main(): Promise<number> {
     capacityFlushMs: one(values["capacity-flush"], 50, "capacity-flush"),
     capacitySteps: quick ? [500, 1000, 2000] : CAPACITY_STEPS,
     workers2: values.workers2!,
+    modes: parseModes(values.modes!),
+    mix: parseMix(values.mix!),
+    bandwidthConnections: one(values["bandwidth-connections"], quick ? 1000 : 5000, "bandwidth-connections"),
   };
   const m = machine(findNatsServerBinary());
   const invocation = `${m.date}-${randomUUID().slice(0, 8)}`;

@@ -5,11 +5,12 @@ import { measureAllocation } from "./alloc.js";
 import { CAPACITY_STEPS, held, runCapacity } from "./capacity.js";
 import type { RunLine, TargetVerdict } from "./lib/results.js";
 import { runOne, type Figures, type RunSpec } from "./lib/run-one.js";
+import type { BenchMode } from "./lib/modes.js";
 import type { ServerKind } from "./lib/servers.js";
 
-export const SCENARIOS = ["matrix", "alloc", "idle", "slow", "storm", "soak", "capacity"] as const;
+export const SCENARIOS = ["matrix", "alloc", "idle", "slow", "storm", "soak", "bandwidth", "capacity"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-export const DEFAULT_SCENARIOS: Scenario[] = ["matrix", "alloc", "idle", "slow", "storm", "soak"];
+export const DEFAULT_SCENARIOS: Scenario[] = ["matrix", "alloc", "idle", "slow", "storm", "soak", "bandwidth"];
 
 export interface SuiteOptions {
   readonly servers: readonly ServerKind[];
@@ -29,6 +30,12 @@ export interface SuiteOptions {
   readonly capacitySteps: readonly number[];
   /** Also run quotecast with 2 workers in the matrix. */
   readonly workers2: boolean;
+  /** quotecast's update modes compared in the bandwidth scenario (`--modes`, default full,delta). */
+  readonly modes: readonly BenchMode[];
+  /** The publisher's quotes in every scenario (`--mix`, default market). */
+  readonly mix: "market" | "every-field";
+  /** Connections of the bandwidth scenario (default 5,000). */
+  readonly bandwidthConnections: number;
 }
 
 type Record = (spec: RunSpec, f: Figures) => void;
@@ -43,6 +50,7 @@ const base = (o: SuiteOptions): Omit<RunSpec, "scenario" | "server" | "connectio
   measureSec: o.measureSec,
   workers: 1,
   concurrency: 100,
+  mix: o.mix,
 });
 
 async function attempt(spec: RunSpec, record: Record, log: (s: string) => void): Promise<void> {
@@ -54,7 +62,7 @@ async function attempt(spec: RunSpec, record: Record, log: (s: string) => void):
     f = { error: (err as Error).message.split("\n")[0]! };
     log(`    failed: ${f.error}`);
   }
-  if (typeof f.p99Ms === "number") log(`    ${f.framesPerSec} frames/s, ${f.quotesPerSec} quotes/s, p50 ${f.p50Ms} p99 ${f.p99Ms} max ${f.maxMs} ms, server CPU ${f.serverCpuPct}%${f.tickMeanMs === undefined ? "" : ` (ticks ${f.tickMeanMs} ms mean, ${f.ticksOverFlushPct}% longer than the window)`}, NATS CPU ${f.natsCpuPct}%, RSS ${f.serverRssMB} MB, loadgen CPU ${f.loadgenCpuPct}%, publisher CPU ${f.publisherCpuPct}%, published ${f.publishRate}/s, finals ${f.finalsOk === null ? "n/a" : `${f.finalsCurrent}/${f.finalsTotal}`}`);
+  if (typeof f.p99Ms === "number") log(`    ${f.framesPerSec} frames/s, ${f.quotesPerSec} quotes/s, p50 ${f.p50Ms} p99 ${f.p99Ms} max ${f.maxMs} ms, visibility lag p50 ${f.visP50Ms ?? "–"} p99 ${f.visP99Ms ?? "–"} ms, ${f.bytesPerQuote ?? "–"} B/quote, ${f.bytesPerConnSec ?? "–"} B/conn·s, ${f.cpuPerFrameUs ?? "–"} µs server CPU/frame, server CPU ${f.serverCpuPct}%${f.tickMeanMs === undefined ? "" : ` (ticks ${f.tickMeanMs} ms mean, ${f.ticksOverFlushPct}% longer than the window)`}, NATS CPU ${f.natsCpuPct}%, RSS ${f.serverRssMB} MB, loadgen CPU ${f.loadgenCpuPct}%, publisher CPU ${f.publisherCpuPct}%, published ${f.publishRate}/s, finals ${f.finalsOk === null ? "n/a" : `${f.finalsCurrent}/${f.finalsTotal}`}`);
   record(spec, f);
 }
 
@@ -81,13 +89,20 @@ export async function runScenario(s: Scenario, o: SuiteOptions, record: Record, 
     case "alloc": {
       // In-process, no sockets: the fan-out core at the matrix's load under the sampling heap
       // profiler, at two connection counts: what grows with them is what a frame allocates.
-      const at = async (connections: number) => measureAllocation({ connections, rate: b.rate, flushMs: b.flushMs, universe: b.universe, perConnection: b.perConnection, ticks: 200 });
+      const at = async (connections: number, delta = false) => measureAllocation({ connections, rate: b.rate, flushMs: b.flushMs, universe: b.universe, perConnection: b.perConnection, ticks: 200, delta });
       log(`  alloc quotecast: fan-out core in process, 1000 then 5000 connections, feed ${b.rate}/s, flush ${b.flushMs} ms, 200 ticks each`);
       const small = await at(1000);
       const f = await at(5000);
       const perTick = (x: Figures) => (x.framesWritten as number) / 200;
       f.allocPerExtraFrameBytes = Math.round((100 * ((f.allocPerTickBytes as number) - (small.allocPerTickBytes as number))) / (perTick(f) - perTick(small))) / 100;
       f.allocPerTickBytesAt1000 = small.allocPerTickBytes as number;
+      // The same with every connection on field deltas.
+      const dSmall = await at(1000, true);
+      const d = await at(5000, true);
+      f.deltaAllocPerExtraFrameBytes = Math.round((100 * ((d.allocPerTickBytes as number) - (dSmall.allocPerTickBytes as number))) / (perTick(d) - perTick(dSmall))) / 100;
+      f.deltaAllocPerTickBytes = d.allocPerTickBytes as number;
+      f.deltaAllocTopInTick = d.allocTopInTick as string;
+      log(`    delta=1: ${f.deltaAllocPerExtraFrameBytes} B per extra frame (${d.allocPerTickBytes} B per tick at 5000, ${dSmall.allocPerTickBytes} at 1000; ${d.allocTopInTick})`);
       log(`    ${f.framesWritten} frames at 5000: ${f.allocPerFrameBytes} B allocated per frame inside tick (${f.allocPerTickBytes} B per tick, ${f.allocPerTickBytesAt1000} B at 1000 connections: ${f.allocPerExtraFrameBytes} B per extra frame; ${f.allocTopInTick}); the feed ${f.allocPerQuoteBytes} B per quote`);
       record({ ...b, scenario: "alloc", server: "quotecast", connections: 5000 }, f);
       return;
@@ -106,6 +121,15 @@ export async function runScenario(s: Scenario, o: SuiteOptions, record: Record, 
       return;
     case "soak":
       if (has("quotecast")) await attempt({ ...b, scenario: "soak", server: "quotecast", connections: Math.round(o.eventConnections / 2), extra: "soak", soakSec: o.soakSec }, record, log);
+      return;
+    case "bandwidth":
+      // The update modes side by side, on connections with their own symbols and on shared
+      // watchlists (one of 50 lists of 20), each beside the ceiling's frames/s.
+      for (const sharedLists of [0, 50]) {
+        const spec = { ...b, scenario: "bandwidth", connections: o.bandwidthConnections, ...(sharedLists > 0 ? { sharedLists } : {}) };
+        if (has("ceiling")) await attempt({ ...spec, server: "ceiling" }, record, log);
+        if (has("quotecast")) for (const mode of o.modes) await attempt({ ...spec, server: "quotecast", mode }, record, log);
+      }
       return;
     case "capacity":
       await runCapacity({ servers: o.servers.filter((k) => k !== "node-coalescing"), steps: o.capacitySteps, base: { ...b, rate: o.capacityRate, flushMs: o.capacityFlushMs, measureSec: Math.min(o.measureSec, 8) } }, record, log);
@@ -171,14 +195,30 @@ export function judge(runs: RunLine[]): TargetVerdict[] {
     met: checked.some((r) => r.server === "quotecast") ? qBad.length === 0 : null,
     figures: `quotecast: ${checked.filter((r) => r.server === "quotecast").length - qBad.length}/${checked.filter((r) => r.server === "quotecast").length} runs complete; peers: ${bad.filter((r) => r.server !== "quotecast").map((r) => `${r.server} ${r.scenario} ${r.params.connections}: ${r.figures.finalsCurrent}/${r.figures.finalsTotal}`).join(", ") || "all complete"}`,
   });
+  // Bandwidth: delta against full on the realistic feed, each connection its own symbols.
+  const bw = (mode: string) => runs.find((r) => r.scenario === "bandwidth" && r.server === "quotecast" && (r.params.mode?.name ?? "full") === mode && !r.params.sharedLists && r.figures.error === undefined);
+  const full = bw("full");
+  const delta = bw("delta");
+  const bwRates = full ? ` (field change rates: ${String(full.figures.fieldChangeRates ?? "?")})` : "";
+  out.push({
+    target: "delta: at most 60% of full mode's bytes per delivered quote (5,000 connections, own symbols, market mix)",
+    met: full && delta ? fig(delta, "bytesPerQuote") <= 0.6 * fig(full, "bytesPerQuote") : null,
+    figures: full && delta ? `${fig(delta, "bytesPerQuote")} vs ${fig(full, "bytesPerQuote")} B per quote (${Math.round((100 * fig(delta, "bytesPerQuote")) / fig(full, "bytesPerQuote"))}%)${bwRates}` : "run missing",
+  });
+  out.push({
+    // Two runs of the same build on this shared machine differ by several per cent: 5% is the tolerance.
+    target: "delta: frames/s and p99 no worse than full mode (within 5%)",
+    met: full && delta ? fig(delta, "framesPerSec") >= 0.95 * fig(full, "framesPerSec") && fig(delta, "p99Ms") <= 1.05 * fig(full, "p99Ms") : null,
+    figures: full && delta ? `frames/s ${fig(delta, "framesPerSec")} vs ${fig(full, "framesPerSec")}; p99 ${fig(delta, "p99Ms")} vs ${fig(full, "p99Ms")} ms; visibility lag p99 ${fig(delta, "visP99Ms")} vs ${fig(full, "visP99Ms")} ms` : "run missing",
+  });
   const alloc = runs.find((r) => r.scenario === "alloc");
   out.push({
     // Per tick the fan-out makes the event id and its bytes, whatever the connections; anything
     // per frame would add tens of bytes per extra frame (the smallest JS object is 12–16 bytes).
     target: "nothing allocated per connection per frame in the hot path (beyond the write)",
-    met: alloc ? fig(alloc, "allocPerExtraFrameBytes") < 1 : null,
+    met: alloc ? fig(alloc, "allocPerExtraFrameBytes") < 1 && !(fig(alloc, "deltaAllocPerExtraFrameBytes") >= 1) : null,
     figures: alloc
-      ? `${fig(alloc, "allocPerExtraFrameBytes")} B per extra frame (per tick ${fig(alloc, "allocPerTickBytesAt1000")} B with 1,000 connections, ${fig(alloc, "allocPerTickBytes")} B with 5,000, each with a frame of its own; ${alloc.figures.allocTopInTick})`
+      ? `${fig(alloc, "allocPerExtraFrameBytes")} B per extra frame, ${fig(alloc, "deltaAllocPerExtraFrameBytes")} B with delta=1 (per tick ${fig(alloc, "allocPerTickBytesAt1000")} B with 1,000 connections, ${fig(alloc, "allocPerTickBytes")} B with 5,000, each with a frame of its own; ${alloc.figures.allocTopInTick})`
       : "run missing",
   });
   const idle = runs.find((r) => r.scenario === "idle" && r.server === "quotecast");

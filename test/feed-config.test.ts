@@ -28,6 +28,7 @@ t.test("feed-config - defaults", async (t) => {
     rate: DEFAULT_FEED_RATE,
     durationSec: null,
     seed: null,
+    mix: "market",
     help: false,
   });
   t.equal(DEFAULT_NATS_URL, "nats://127.0.0.1:4222");
@@ -36,18 +37,20 @@ t.test("feed-config - defaults", async (t) => {
 });
 
 t.test("feed-config - every option", async (t) => {
-  const c = parseFeedArgs(["--nats", "nats://a:1,nats://b:2", "--symbols", "500", "--rate", "100000", "--duration", "2.5", "--seed", "42"], {});
+  const c = parseFeedArgs(["--nats", "nats://a:1,nats://b:2", "--symbols", "500", "--rate", "100000", "--duration", "2.5", "--seed", "42", "--mix", "every-field"], {});
   t.same(c, {
     servers: ["nats://a:1", "nats://b:2"],
     universe: { kind: "generated", count: 500 },
     rate: 100000,
     durationSec: 2.5,
     seed: 42,
+    mix: "every-field",
     help: false,
   });
   t.same(parseFeedArgs(["--rate=0.5", "--seed=0", "--seed", "4294967295"], {}).rate, 0.5);
   t.equal(parseFeedArgs(["--seed", "4294967295"], {}).seed, 4294967295);
   t.equal(parseFeedArgs(["--help"], {}).help, true);
+  t.throws(() => parseFeedArgs(["--mix", "random"], {}), { name: "ConfigError", message: '--mix must be one of market, every-field, got "random"' });
   t.equal(parseFeedArgs(["-h"], {}).help, true);
   t.match(FEED_USAGE, /--symbol-list/);
 });

@@ -20,7 +20,7 @@ function refusal(query: string): BadRequestError {
 }
 
 t.test("quotes-request - a plain list", async (t) => {
-  t.same(parse("symbols=AAPL,MSFT"), { symbols: ["AAPL", "MSFT"], intervalMs: 50, lastEventId: undefined, maxKbps: 0 });
+  t.same(parse("symbols=AAPL,MSFT"), { symbols: ["AAPL", "MSFT"], intervalMs: 50, lastEventId: undefined, maxKbps: 0, delta: false });
 });
 
 t.test("quotes-request - maxKbps: a non-negative number, at most the server's --max-kbps, else its budget", async (t) => {
@@ -40,6 +40,18 @@ t.test("quotes-request - maxKbps: a non-negative number, at most the server's --
     t.fail("accepted above the ceiling");
   } catch (err) {
     t.equal((err as Error).message, "maxKbps must be at most 64, this server's --max-kbps");
+  }
+});
+
+t.test("quotes-request - delta=1 asks for field deltas; delta=0 is the default", async (t) => {
+  t.equal(parse("symbols=AAPL&delta=1").delta, true);
+  t.equal(parse("symbols=AAPL&delta=0").delta, false);
+  t.equal(parse("symbols=AAPL&delta=1&delta=1").delta, true, "the same value twice is still one answer");
+});
+
+t.test("quotes-request - delta other than 0 or 1 is refused, saying what is accepted", async (t) => {
+  for (const q of ["delta=", "delta=true", "delta=2", "delta=%201", "delta=01", "delta=0&delta=1", "delta=yes"]) {
+    t.match(refusal(`symbols=AAPL&${q}`).message, /^delta must be 0 or 1, got /, q);
   }
 });
 

@@ -23,6 +23,8 @@ function ask<R>(child: ChildProcess, msg: unknown, timeoutMs: number): Promise<R
       reject(new Error(`${(msg as { cmd: string }).cmd}: no answer from pid ${child.pid} within ${timeoutMs} ms`));
     }, timeoutMs);
     const onMsg = (r: { cmd: string; message?: string }) => {
+      // The publisher's unasked reports are no answer.
+      if (r.cmd === "sent") return;
       cleanup();
       if (r.cmd === "error") reject(new Error(r.message));
       else resolve(r as R);
@@ -36,7 +38,7 @@ function ask<R>(child: ChildProcess, msg: unknown, timeoutMs: number): Promise<R
       child.off("message", onMsg);
       child.off("exit", onExit);
     };
-    child.once("message", onMsg);
+    child.on("message", onMsg);
     child.once("exit", onExit);
     child.send(msg as object);
   });
@@ -46,6 +48,8 @@ export interface LoadTotals extends ClientTotals {
   open: number;
   cpuSec: number;
   latency: LatencyHistogram;
+  /** Visibility lag: for each published seq and each subscriber, until it held that seq or a newer one. */
+  visibility: LatencyHistogram;
 }
 
 export class LoadGenerator {
@@ -53,7 +57,7 @@ export class LoadGenerator {
 
   private constructor() {}
 
-  static async start(port: number, paths: string[], o: { slowShare: number; openOn: "snapshot" | "headers"; openTimeoutMs?: number; acceptGzip?: boolean }): Promise<LoadGenerator> {
+  static async start(port: number, paths: string[], o: { slowShare: number; openOn: "snapshot" | "headers"; openTimeoutMs?: number; universe: number; headers?: string; acceptGzip?: boolean }): Promise<LoadGenerator> {
     const lg = new LoadGenerator();
     // At least two: one process parsing every quote of 3,000 connections saturates its core
     // (seen at 72% of a core with the ceiling at 3,000), and the client must not be the limit.
@@ -74,6 +78,8 @@ export class LoadGenerator {
           openOn: o.openOn,
           openTimeoutMs: o.openTimeoutMs ?? 20_000,
           ...(o.acceptGzip === true ? { acceptGzip: true } : {}),
+          universe: o.universe,
+          ...(o.headers ? { headers: o.headers } : {}),
         };
         await ask(child, init, 10_000);
       }),
@@ -100,13 +106,15 @@ export class LoadGenerator {
   private async collect(cmd: "mark" | "totals"): Promise<LoadTotals> {
     const rs = await this.all<Extract<ClientReply, { cmd: "totals" }>>({ cmd });
     const latency = new LatencyHistogram();
-    const t: LoadTotals = { events: 0, quotes: 0, bytes: 0, plainBytes: 0, snapshots: 0, heartbeats: 0, dropped: 0, open: 0, cpuSec: 0, latency };
+    const visibility = new LatencyHistogram();
+    const t: LoadTotals = { events: 0, quotes: 0, bytes: 0, plainBytes: 0, snapshots: 0, heartbeats: 0, dropped: 0, delivered: 0, open: 0, cpuSec: 0, latency, visibility };
     for (const r of rs) {
       t.plainBytes! += r.totals.plainBytes ?? 0;
-      for (const k of ["events", "quotes", "bytes", "snapshots", "heartbeats", "dropped"] as const) t[k] += r.totals[k];
+      for (const k of ["events", "quotes", "bytes", "snapshots", "heartbeats", "dropped", "delivered"] as const) t[k] += r.totals[k];
       t.open += r.open;
       t.cpuSec += r.cpuSec;
       latency.add(r.hist);
+      visibility.add(r.visibility);
     }
     return t;
   }
@@ -118,6 +126,12 @@ export class LoadGenerator {
 
   totals(): Promise<LoadTotals> {
     return this.collect("totals");
+  }
+
+  /** The publisher's send times, passed on to every client process (no answer awaited). */
+  pubTimes(log: number[]): void {
+    const msg: ClientCommand = { cmd: "pubtimes", log };
+    for (const c of this.children) if (c.connected) c.send(msg);
   }
 
   async churn(sharePerSecond: number): Promise<void> {
@@ -152,9 +166,13 @@ export class LoadGenerator {
 export class Publisher {
   private constructor(readonly child: ChildProcess) {}
 
-  static async start(to: "nats" | "nchan", url: string, rate: number, universe: number): Promise<Publisher> {
-    const child = fork(PUBLISHER, ["--to", to, to === "nats" ? "--nats" : "--nchan", url, "--rate", String(rate), "--universe", String(universe)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  /** @param onSent receives the publisher's send-time reports (see ClientCommand "pubtimes"). */
+  static async start(to: "nats" | "nchan", url: string, rate: number, universe: number, mix: string, onSent: (log: number[]) => void): Promise<Publisher> {
+    const child = fork(PUBLISHER, ["--to", to, to === "nats" ? "--nats" : "--nchan", url, "--rate", String(rate), "--universe", String(universe), "--mix", mix], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     register("publisher", child);
+    child.on("message", (r: PublisherReply) => {
+      if (r.cmd === "sent") onSent(r.log);
+    });
     await ask<PublisherReply>(child, { cmd: "noop" }, 15_000).catch(async (err: unknown) => {
       child.kill("SIGKILL");
       throw err;

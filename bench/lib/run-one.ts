@@ -4,8 +4,10 @@
 
 import { loadavg } from "node:os";
 import { startNatsServer } from "../../test/helpers/nats-server.js";
+import { formatChangeRates } from "../../src/simulator/field-change-rates.js";
 import { benchSymbols } from "../loadgen/symbols.js";
 import { LoadGenerator, Publisher, type LoadTotals } from "./loadgen.js";
+import { DEFAULT_MODE, type BenchMode } from "./modes.js";
 import { machineBusy, sleep, treeUsage } from "./processes.js";
 import { startServer, type BenchServer, type ServerKind } from "./servers.js";
 
@@ -39,6 +41,12 @@ export interface RunSpec {
   readonly acceptGzip?: boolean;
   /** Shared watchlists: connections take one of this many lists (round-robin) instead of each its own. */
   readonly lists?: number;
+  /** quotecast: how updates are sent (default full quotes); see bench/lib/modes.ts. */
+  readonly mode?: BenchMode;
+  /** Subscriptions: each connection its own symbols (default), or one of this many shared lists. */
+  readonly sharedLists?: number;
+  /** The publisher's quotes (default `market`). */
+  readonly mix?: "market" | "every-field";
 }
 
 export type Figures = Record<string, number | string | boolean | null>;
@@ -67,16 +75,25 @@ function rng(seed: number): () => number {
   };
 }
 
-/** Each connection's request path: its own `perConnection` symbols of the universe. */
-export function subscriptionPaths(count: number, perConnection: number, universeSize: number): string[] {
+/**
+ * Each connection's request path: its own `perConnection` symbols of the universe, or (with
+ * `sharedLists`) one of that many lists of `perConnection` symbols, as users of one app share
+ * its watchlists. `query` is appended to each (a mode's `&delta=1`).
+ */
+export function subscriptionPaths(count: number, perConnection: number, universeSize: number, sharedLists = 0, query = ""): string[] {
   const universe = benchSymbols(universeSize);
   const rand = rng(7);
-  return Array.from({ length: count }, () => {
+  const draw = () => {
     const pool = [...universe];
     const pick: string[] = [];
     while (pick.length < perConnection && pool.length > 0) pick.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]!);
-    return `/quotes?symbols=${pick.join(",")}`;
-  });
+    return `/quotes?symbols=${pick.join(",")}${query}`;
+  };
+  if (sharedLists > 0) {
+    const lists = Array.from({ length: sharedLists }, draw);
+    return Array.from({ length: count }, () => lists[Math.floor(rand() * lists.length)]!);
+  }
+  return Array.from({ length: count }, draw);
 }
 
 /**
@@ -108,6 +125,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
       maxConnections: spec.connections + 1000,
       ...(spec.wrap ? { wrap: spec.wrap } : {}),
       ...(spec.env ? { env: spec.env } : {}),
+      ...(spec.mode && spec.mode.serverArgs.length > 0 ? { extraArgs: spec.mode.serverArgs } : {}),
       ...(spec.stopGraceMs ? { stopGraceMs: spec.stopGraceMs } : {}),
       ...(spec.standalone ? { standalone: true } : {}),
     });
@@ -121,9 +139,10 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     f.serverRssIdleMB = round(idle0.rssBytes / MB, 1);
     const heap0 = await server.heapUsed();
     if (heap0 !== undefined) f.serverHeapIdleMB = heap0 / MB;
-    const lists = subscriptionPaths(spec.lists ?? spec.connections, spec.perConnection, spec.universe);
-    const paths = Array.from({ length: spec.connections }, (_, i) => lists[i % lists.length]!);
-    lg = await LoadGenerator.start(server.port, paths, { slowShare: spec.slowShare, openOn: server.openOn, ...(spec.acceptGzip === true ? { acceptGzip: true } : {}) });
+    const mode = spec.server === "quotecast" ? (spec.mode ?? DEFAULT_MODE) : DEFAULT_MODE;
+    const paths = subscriptionPaths(spec.connections, spec.perConnection, spec.universe, spec.sharedLists ?? spec.lists ?? 0, mode.query);
+    lg = await LoadGenerator.start(server.port, paths, { slowShare: spec.slowShare, openOn: server.openOn, universe: spec.universe, headers: mode.headers, ...(spec.acceptGzip === true ? { acceptGzip: true } : {}) });
+    const loadgen = lg;
     const open = await lg.open(spec.concurrency);
     f.opened = open.opened;
     f.openFailed = open.failed;
@@ -134,7 +153,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     // The feed starts once every connection is open: connecting is measured on its own (and
     // in the storm scenario), the window below is steady state only.
     if (spec.rate > 0 && server.publishTo !== "none") {
-      pub = await Publisher.start(server.publishTo, server.publishTo === "nats" ? nats!.url : `http://127.0.0.1:${server.port}`, spec.rate, spec.universe);
+      pub = await Publisher.start(server.publishTo, server.publishTo === "nats" ? nats!.url : `http://127.0.0.1:${server.port}`, spec.rate, spec.universe, spec.mix ?? "market", (log) => loadgen.pubTimes(log));
     }
 
     if (spec.extra === "idle") {
@@ -193,6 +212,8 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     const pct = (cpu: number) => round((100 * cpu) / sec, 1);
     Object.assign(f, windowFigures(base, end, sec));
     f.serverCpuPct = pct(s1.cpuSec - s0.cpuSec);
+    const frames = end.events - base.events;
+    f.cpuPerFrameUs = frames > 0 ? round((1e6 * (s1.cpuSec - s0.cpuSec)) / frames, 2) : null;
     f.serverRssMB = round(s1.rssBytes / MB, 1);
     const heap = await server.heapUsed();
     if (heap !== undefined) f.serverHeapMB = round(heap / MB, 1);
@@ -221,6 +242,8 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
       f.published = stopped.published;
       if (stopped.behind > 0) f.publishFailed = stopped.behind;
       f.publishRate = round(stopped.published / stopped.seconds, 0);
+      // Beside every bandwidth figure: how often each field of the feed changed.
+      f.fieldChangeRates = formatChangeRates(stopped.fieldRates);
       const deadline = Date.now() + 8_000;
       let check = await lg.check(stopped.finals);
       while (check.current + check.closed < check.total && Date.now() < deadline) {
@@ -252,6 +275,10 @@ function windowFigures(a: LoadTotals, b: LoadTotals, sec: number): Figures {
     open: b.open,
     dropped: b.dropped,
     framesPerSec: round((b.events - a.events) / sec, 0),
+    deliveredPerSec: round((b.delivered - a.delivered) / sec, 0),
+    // Body bytes (after chunked decoding) per quote object delivered, and per open connection per second.
+    bytesPerQuote: b.delivered > a.delivered ? round((b.bytes - a.bytes) / (b.delivered - a.delivered), 1) : null,
+    bytesPerConnSec: b.open > 0 ? round((b.bytes - a.bytes) / sec / b.open, 0) : null,
     quotesPerSec: round((b.quotes - a.quotes) / sec, 0),
     quotesPerFrame: round((b.quotes - a.quotes) / Math.max(1, b.events - a.events), 2),
     clientMBps: round((b.bytes - a.bytes) / sec / MB, 2),
@@ -262,6 +289,10 @@ function windowFigures(a: LoadTotals, b: LoadTotals, sec: number): Figures {
     p999Ms: h.quantile(0.999),
     maxMs: round(h.max, 0),
     latencySamples: h.count,
+    visP50Ms: b.visibility.count > 0 ? b.visibility.quantile(0.5) : null,
+    visP99Ms: b.visibility.count > 0 ? b.visibility.quantile(0.99) : null,
+    visMaxMs: b.visibility.count > 0 ? round(b.visibility.max, 0) : null,
+    visSamples: b.visibility.count,
   };
 }
 

@@ -53,6 +53,8 @@ export interface ServerOptions {
   readonly maxConnections: number;
   /** quotecast: the command line before `dist/cli.js serve` (a profiler), and extra environment. */
   readonly wrap?: readonly string[];
+  /** quotecast: extra `serve` flags (a bench mode's). */
+  readonly extraArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   /** quotecast: run one worker without the cluster primary (bench/lib/standalone-worker.ts). */
   readonly standalone?: boolean;
@@ -78,7 +80,7 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
         // Thousands of connections from four loopback addresses in seconds: the per-address
         // caps that protect production would refuse most of them.
         "--max-connections-per-ip", "1000000", "--max-connect-rate-per-ip", "0", "--max-connect-rate", "0",
-        "--max-connections", "1000000", "--drain-ms", "0",
+        "--max-connections", "1000000", "--drain-ms", "0", ...(o.extraArgs ?? []),
       ], { LOG_LEVEL: "warn", ...o.env });
       break;
     case "ceiling":

@@ -8,6 +8,14 @@
 // Reads land in one shared buffer (net's `onread`). Per quote it costs one indexOf and a digit loop (publish→receive latency into a fixed
 // histogram: no arrays of samples). Only in "verify" mode, at the end of a run, does it read
 // each quote's sym and seq to check every connection holds every symbol's final value.
+//
+// Visibility lag: the publisher reports when it sent each seq of each symbol (via the runner,
+// "pubtimes"); each connection keeps the newest seq it holds of each symbol, and when an event
+// brings seq s of a symbol it held at p, seqs p+1..s all became visible now: one sample each,
+// now minus the time that seq was sent. Unlike the age at arrival (now minus the `ts` of the
+// quote that arrived), it counts the quotes conflation replaced, as a user waiting for them
+// does. Objects are found by `"sym":"`, so it works for full quotes and for deltas (which
+// always carry seq); symbols are the bench's BNnnnn.
 
 import { connect, type Socket } from "node:net";
 import zlib from "node:zlib";
@@ -50,7 +58,54 @@ class Inflater {
 
 let cfg: Extract<ClientCommand, { cmd: "init" }>;
 const latency = new LatencyHistogram();
-const totals: ClientTotals = { events: 0, quotes: 0, bytes: 0, snapshots: 0, heartbeats: 0, dropped: 0 };
+const visibility = new LatencyHistogram();
+const totals: ClientTotals = { events: 0, quotes: 0, bytes: 0, snapshots: 0, heartbeats: 0, dropped: 0, delivered: 0 };
+/** Per symbol index, when the publisher sent each seq (0: not reported yet). */
+const sentAt: Float64Array[] = [];
+/**
+ * Per symbol index, samples whose seq's send time had not been reported when it became visible:
+ * (seq, at) pairs, in the order they became visible, from `pendingHead[sym]` on. The publisher
+ * reports each symbol's seqs in order, so a report resolves a prefix: no scan of the rest (under
+ * load the reports lag, and a scan of every pending sample per report stalled a load generator).
+ */
+let pending: number[][] = [];
+let pendingHead: number[] = [];
+
+function sentTime(sym: number, seq: number): number {
+  const times = sentAt[sym];
+  return times !== undefined && seq < times.length ? times[seq]! : 0;
+}
+
+function addSentTimes(log: readonly number[]): void {
+  for (let k = 0; k < log.length; k += 3) {
+    const sym = log[k]!;
+    const seq = log[k + 1]!;
+    let times = sentAt[sym];
+    if (times === undefined || seq >= times.length) {
+      const bigger = new Float64Array(Math.max(1024, seq * 2));
+      if (times !== undefined) bigger.set(times);
+      sentAt[sym] = times = bigger;
+    }
+    times[seq] = log[k + 2]!;
+    const waiting = pending[sym];
+    if (waiting === undefined) continue;
+    let h = pendingHead[sym] ?? 0;
+    for (; h < waiting.length; h += 2) {
+      const t = sentTime(sym, waiting[h]!);
+      if (t === 0) break;
+      visibility.record(waiting[h + 1]! - t);
+    }
+    if (h >= waiting.length) {
+      waiting.length = 0;
+      h = 0;
+    }
+    pendingHead[sym] = h;
+  }
+}
+
+function waitFor(sym: number, seq: number, at: number): void {
+  (pending[sym] ??= []).push(seq, at);
+}
 let verifying = false;
 const conns: Conn[] = [];
 
@@ -67,6 +122,8 @@ class Conn {
   inflater: Inflater | null = null;
   /** sym → seq of the newest quote seen, filled only in verify mode. */
   seen: Map<string, number> | null = null;
+  /** Newest seq held per symbol index (visibility lag). */
+  held: Int32Array | null = null;
   onOpen: ((ok: boolean, why?: string) => void) | null = null;
   constructor(
     readonly index: number,
@@ -150,12 +207,14 @@ class Conn {
     if (text.startsWith("event: snapshot\n", data - 16)) {
       totals.snapshots++;
       if (this.seen !== null) this.record(text, data, end);
+      if (!this.slow) this.visible(text, data, end, Date.now());
       return this.opened();
     }
     totals.events++;
     if (this.seen !== null) this.record(text, data, end);
     if (this.slow) return;
     const now = Date.now();
+    this.visible(text, data, end, now);
     // The pattern starts with `t`, not `"`: V8's indexOf looks for the first character and then
     // compares, and JSON is full of `"` (`"ts":` cost 2.9 µs per 8-quote event here, `ts":` 1.1).
     for (let p = text.indexOf('ts":', data); p >= 0 && p < end; p = text.indexOf('ts":', p + 4)) {
@@ -164,6 +223,30 @@ class Conn {
       for (let k = p + 4, c = text.charCodeAt(k); c >= 48 && c <= 57; c = text.charCodeAt(++k)) ts = ts * 10 + (c - 48);
       totals.quotes++;
       latency.record(now - ts);
+    }
+  }
+
+  /** Visibility lag: every seq of a symbol up to the one in this event is now held. */
+  visible(text: string, from: number, end: number, now: number): void {
+    const held = (this.held ??= new Int32Array(cfg.universe));
+    let p = text.indexOf('"sym":"BN', from);
+    while (p >= 0 && p < end) {
+      totals.delivered++;
+      let sym = 0;
+      for (let k = p + 9, c = text.charCodeAt(k); c >= 48 && c <= 57; c = text.charCodeAt(++k)) sym = sym * 10 + (c - 48);
+      const next = text.indexOf('"sym":"BN', p + 9);
+      const bound = next < 0 || next > end ? end : next;
+      const s = text.indexOf('"seq":', p);
+      p = next;
+      if (s < 0 || s > bound || sym >= held.length) continue;
+      let seq = 0;
+      for (let k = s + 6, c = text.charCodeAt(k); c >= 48 && c <= 57; c = text.charCodeAt(++k)) seq = seq * 10 + (c - 48);
+      for (let k = held[sym]! + 1; k <= seq; k++) {
+        const t = sentTime(sym, k);
+        if (t > 0) visibility.record(now - t);
+        else waitFor(sym, k, now);
+      }
+      if (seq > held[sym]!) held[sym] = seq;
     }
   }
 
@@ -213,7 +296,7 @@ class Conn {
       });
       this.socket = socket;
       const encoding = cfg.acceptGzip === true ? "Accept-Encoding: gzip\r\n" : "";
-      socket.on("connect", () => socket.write(`GET ${cfg.paths[this.index]} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n${encoding}\r\n`));
+      socket.on("connect", () => socket.write(`GET ${cfg.paths[this.index]} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n${encoding}${cfg.headers ?? ""}\r\n`));
       socket.on("error", (err) => this.socket === socket && this.fail(err.message));
       socket.on("close", () => this.socket === socket && this.fail("closed"));
     });
@@ -291,10 +374,15 @@ async function handle(m: ClientCommand): Promise<void> {
     }
     case "mark": {
       latency.reset();
-      return reply({ cmd: "totals", totals: { ...totals }, hist: [], open: liveCount(), cpuSec: cpuSec() });
+      visibility.reset();
+      pending = [];
+      pendingHead = [];
+      return reply({ cmd: "totals", totals: { ...totals }, hist: [], visibility: [], open: liveCount(), cpuSec: cpuSec() });
     }
     case "totals":
-      return reply({ cmd: "totals", totals: { ...totals }, hist: latency.sparse(), open: liveCount(), cpuSec: cpuSec() });
+      return reply({ cmd: "totals", totals: { ...totals }, hist: latency.sparse(), visibility: visibility.sparse(), open: liveCount(), cpuSec: cpuSec() });
+    case "pubtimes":
+      return addSentTimes(m.log);
     case "churn": {
       // Soak: every second a share of the connections leave and new ones take their place.
       churnStats = { reopened: 0, failed: 0 };

@@ -13,6 +13,8 @@ export interface ClientTotals {
   heartbeats: number;
   /** Connections that closed after opening (server dropped them). */
   dropped: number;
+  /** Quote objects delivered (full quotes or deltas), counted by their `sym`, on reading connections. */
+  delivered: number;
 }
 
 export type ClientCommand =
@@ -31,6 +33,10 @@ export type ClientCommand =
       openTimeoutMs: number;
       /** Send `Accept-Encoding: gzip` (and decompress what comes back gzip). */
       acceptGzip?: boolean;
+      /** Symbols BN0000.. in the feed (visibility lag keeps the newest seq of each). */
+      universe: number;
+      /** Extra request header lines (`Name: value\r\n` each), for modes that need them. */
+      headers?: string;
     }
   | { cmd: "open"; concurrency: number }
   | { cmd: "storm"; concurrency: number }
@@ -40,6 +46,8 @@ export type ClientCommand =
   | { cmd: "stop-churn" }
   | { cmd: "verify" }
   | { cmd: "check"; finals: Record<string, number> }
+  /** When the publisher sent each seq: (symbol index, seq, ms since the epoch) triples. No reply. */
+  | { cmd: "pubtimes"; log: number[] }
   | { cmd: "close" };
 
 export type ClientReply =
@@ -47,12 +55,14 @@ export type ClientReply =
   | { cmd: "ok" }
   | { cmd: "error"; message: string }
   | { cmd: "opened"; opened: number; failed: number; firstError?: string; seconds: number }
-  | { cmd: "totals"; totals: ClientTotals; hist: [number, number][]; open: number; cpuSec: number }
+  | { cmd: "totals"; totals: ClientTotals; hist: [number, number][]; visibility: [number, number][]; open: number; cpuSec: number }
   | { cmd: "churned"; reopened: number; failed: number }
   | { cmd: "checked"; current: number; closed: number; total: number; firstMiss?: string };
 
 export type PublisherCommand = { cmd: "stop" } | { cmd: "final" };
 export type PublisherReply =
   | { cmd: "ready" }
-  | { cmd: "stopped"; published: number; seconds: number; finals: Record<string, number>; behind: number }
+  | { cmd: "stopped"; published: number; seconds: number; finals: Record<string, number>; behind: number; fieldRates: Record<string, number> }
+  /** Sent as it publishes, unasked: see ClientCommand "pubtimes". */
+  | { cmd: "sent"; log: number[] }
   | { cmd: "error"; message: string };

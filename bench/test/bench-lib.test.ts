@@ -4,6 +4,7 @@
 
 import t from "tap";
 import { held, nextProbe } from "../capacity.js";
+import { parseModes } from "../lib/modes.js";
 import { LatencyHistogram } from "../loadgen/histogram.js";
 import { quote } from "../loadgen/quote.js";
 import { chartSvg, selectInvocation, type RunLine } from "../lib/results.js";
@@ -48,6 +49,21 @@ t.test("bench capacity - a step holds only with p99 in bound, all open, none dro
   t.notOk(held({ ...ok, finalsOk: false }, 50, 1000));
   t.ok(held({ ...ok, finalsOk: null }, 50, 1000), "the ceiling has no finals to check");
   t.notOk(held({ error: "did not start" }, 50, 1000));
+  t.notOk(held({ ...ok, visP99Ms: 151 }, 50, 1000), "the visibility lag's p99 is held to the same bound");
+  t.ok(held({ ...ok, visP99Ms: 150 }, 50, 1000));
+  t.ok(held({ ...ok, visP99Ms: null }, 50, 1000), "the ceiling has no feed to measure it by");
+});
+
+t.test("bench subscriptions - shared lists: every connection takes one of N lists; a mode's query is appended", async (t) => {
+  const a = subscriptionPaths(500, 20, 200, 50, "&delta=1");
+  t.same(a, subscriptionPaths(500, 20, 200, 50, "&delta=1"));
+  t.ok(new Set(a).size <= 50 && new Set(a).size > 40, `${new Set(a).size} distinct lists`);
+  t.ok(a.every((p) => p.endsWith("&delta=1")));
+});
+
+t.test("bench modes - full and delta by name, in the order given; an unknown one names those that exist", async (t) => {
+  t.same(parseModes("delta,full").map((m) => [m.name, m.query]), [["delta", "&delta=1"], ["full", ""]]);
+  t.throws(() => parseModes("full,gzip2"), /unknown mode gzip2; choose from full, delta/);
 });
 
 t.test("bench subscriptions - 20 distinct of the universe each, the same for every server", async (t) => {

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "./config-error.js";
 import { commandHelp } from "./help.js";
 import { SYMBOL_PATTERN, isSymbol } from "../feed/symbol.js";
+import { FIELD_MIXES, type FieldMix } from "../simulator/price-model.js";
 import { MAX_SEED } from "../simulator/rng.js";
 import { DEFAULT_UNIVERSE_SIZE, MAX_UNIVERSE_SIZE } from "../simulator/universe.js";
 
@@ -29,6 +30,8 @@ export interface FeedConfig {
   readonly seed: number | null;
   /** Replicas of the QUOTES stream when the feed creates it; undefined: inferred from the cluster. */
   readonly streamReplicas: number | undefined;
+  /** Which fields a quote moves (`--mix`): `market` (default) or `every-field`. */
+  readonly mix: FieldMix;
   readonly help: boolean;
 }
 
@@ -41,6 +44,7 @@ export const FEED_OPTIONS = [
   { flag: "duration", env: "QUOTECAST_FEED_DURATION", help: "seconds to run (default: until SIGINT/SIGTERM)" },
   { flag: "seed", env: "QUOTECAST_FEED_SEED", help: `whole number 0..${MAX_SEED}: the same seed replays the same prices (default: random, logged)` },
   { flag: "stream-replicas", env: "QUOTECAST_STREAM_REPLICAS", help: "replicas of the QUOTES stream when the feed creates it, 1-5 (default: inferred)" },
+  { flag: "mix", env: "QUOTECAST_FEED_MIX", help: "market: each quote moves one side of the book, or is a trade; every-field: each quote re-draws every field", default: "market" },
 ] as const;
 
 type FeedFlag = (typeof FEED_OPTIONS)[number]["flag"];
@@ -96,6 +100,7 @@ function parseValues(values: Partial<Record<FeedFlag, string>> & { help?: boolea
     durationSec: values.duration === undefined ? null : parseDuration(values.duration),
     seed: values.seed === undefined ? null : parseSeed(values.seed),
     streamReplicas: values["stream-replicas"] === undefined ? undefined : parseReplicas(values["stream-replicas"]),
+    mix: parseMix(values.mix),
     help: values.help ?? false,
   };
 }
@@ -114,6 +119,7 @@ function readArgs(args: string[]) {
         duration: { type: "string" },
         seed: { type: "string" },
         "stream-replicas": { type: "string" },
+        mix: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -193,4 +199,10 @@ function parseReplicas(text: string): number {
 /** Plain decimal notation only: "1e3" or "0x10" as a rate is more likely a typo than intent. */
 function parseDecimal(text: string): number {
   return /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
+}
+
+function parseMix(text: string | undefined): FieldMix {
+  if (text === undefined) return "market";
+  if ((FIELD_MIXES as readonly string[]).includes(text)) return text as FieldMix;
+  throw new ConfigError(`--mix must be one of ${FIELD_MIXES.join(", ")}, got "${text}"`);
 }

@@ -15,6 +15,8 @@ export interface QuotesRequest {
   readonly queryToken: string | undefined;
   /** Bandwidth budget in kbit/s (`maxKbps=`, else the server's `--max-kbps`); 0: unlimited. */
   readonly maxKbps: number;
+  /** `delta=1`: updates as `event: delta` field deltas. Default false (`delta=0` or absent). */
+  readonly delta: boolean;
 }
 
 export interface QuotesRequestLimits {
@@ -45,7 +47,8 @@ export function parseQuotesRequest(query: string, lastEventIdHeader: string, lim
   const lastEventId = lastEventIdHeader || params.get("lastEventId") || undefined;
   const queryToken = params.get("token") ?? undefined;
   const maxKbps = parseMaxKbps(params.get("maxKbps"), limits.maxKbps ?? 0);
-  return { symbols, intervalMs, lastEventId, queryToken, maxKbps };
+  const delta = parseDelta(params.getAll("delta"));
+  return { symbols, intervalMs, lastEventId, queryToken, maxKbps, delta };
 }
 
 function parseSymbols(values: string[], maxSymbols: number): string[] {
@@ -95,4 +98,15 @@ function parseMaxKbps(value: string | null, ceiling: number): number {
   }
   if (ceiling > 0 && n > ceiling) throw new BadRequestError(`maxKbps must be at most ${ceiling}, this server's --max-kbps`);
   return n === 0 ? ceiling : n;
+}
+
+/** `delta=1` or `delta=0` (the default); anything else, or both, is a client error. */
+function parseDelta(values: string[]): boolean {
+  if (values.length === 0) return false;
+  const distinct = new Set(values);
+  const value = values[0]!;
+  if (distinct.size > 1 || (value !== "0" && value !== "1")) {
+    throw new BadRequestError(`delta must be 0 or 1, got ${JSON.stringify([...distinct].join(",").slice(0, 32))}`);
+  }
+  return value === "1";
 }

@@ -262,7 +262,7 @@ class Subscriber implements ExpiringStream {
       // inside this one: uWS calls a nested cork's handler directly.)
       sink.write(retryField(RETRY_BASE_MS + Math.random() * RETRY_JITTER_MS));
     });
-    const conn = (this.#conn = deps.fanout.open(request.symbols, request.intervalMs, request.lastEventId, sink, performance.now(), request.maxKbps));
+    const conn = (this.#conn = deps.fanout.open(request.symbols, request.intervalMs, request.lastEventId, sink, performance.now(), { delta: request.delta, maxKbps: request.maxKbps }));
     res.onWritable(() => {
       deps.fanout.onWritable(conn);
       // Nothing is retried here (a write that reported congestion was still buffered whole).

@@ -29,6 +29,21 @@ export function createQuoteTick(): QuoteTick {
 }
 
 /**
+ * Which fields a quote moves.
+ * - `market` (the default): as a top-of-book feed does, each update is one event: the bid side
+ *   moves (bid and bsz, or bsz alone), the ask side moves (ask and asz), or a trade prints
+ *   (last and vol, and the size it took off the side it hit). `ts` and `seq` move every time.
+ * - `every-field`: every quote re-draws the whole book and carries a trade (the simulator's
+ *   behaviour before the mix was modelled, kept for comparison: nearly every field changes).
+ */
+export type FieldMix = "market" | "every-field";
+export const FIELD_MIXES: readonly FieldMix[] = ["market", "every-field"];
+
+/** Shares of the market mix's events: the rest are trades. */
+const BID_SIDE_SHARE = 0.4;
+const ASK_SIDE_SHARE = 0.4;
+
+/**
  * Mid prices follow geometric Brownian motion (no drift: minutes of tape, not years), the
  * top of book sits a whole number of ticks around the mid, and every quote carries a trade
  * so `vol` grows with each one. State is kept in typed arrays, one slot per symbol.
@@ -41,10 +56,17 @@ export class PriceModel {
   private readonly lastTime: Float64Array;
   private readonly seq: Float64Array;
   private readonly volume: Float64Array;
+  /** The book each symbol last quoted (market mix): an update moves one side of it. */
+  private readonly bookBid: Float64Array;
+  private readonly bookAsk: Float64Array;
+  private readonly bookBsz: Float64Array;
+  private readonly bookAsz: Float64Array;
+  private readonly bookLast: Float64Array;
 
   constructor(
     instruments: readonly Instrument[],
     private readonly rng: SeededRandom,
+    private readonly mix: FieldMix = "market",
   ) {
     const n = instruments.length;
     this.mid = Float64Array.from(instruments, (x) => x.price);
@@ -54,6 +76,11 @@ export class PriceModel {
     this.lastTime = new Float64Array(n).fill(Number.NaN);
     this.seq = new Float64Array(n);
     this.volume = new Float64Array(n);
+    this.bookBid = new Float64Array(n);
+    this.bookAsk = new Float64Array(n);
+    this.bookBsz = new Float64Array(n);
+    this.bookAsz = new Float64Array(n);
+    this.bookLast = new Float64Array(n);
   }
 
   get size(): number {
@@ -108,6 +135,50 @@ export class PriceModel {
     out.bidCents = bidCents;
     out.askCents = askCents;
     out.vol = vol;
+    if (this.mix === "market") this.oneEvent(i, prev === prev, tradeSize, out);
+  }
+
+  /**
+   * Market mix: of the book just drawn into `out`, keep one event's worth and put back the rest
+   * of the symbol's last quote. A symbol's first quote is the whole book.
+   */
+  private oneEvent(i: number, quotedBefore: boolean, tradeSize: number, out: QuoteTick): void {
+    if (quotedBefore) {
+      const u = this.rng.float();
+      const bid = this.bookBid[i]!;
+      const ask = this.bookAsk[i]!;
+      if (u < BID_SIDE_SHARE) {
+        // The bid moves (or only its size); the ask stays, so keep the book uncrossed.
+        out.askCents = ask;
+        out.asz = this.bookAsz[i]!;
+        if (out.bidCents >= ask) out.bidCents = ask - TICK_CENTS;
+        if (this.rng.float() < 0.5) out.bidCents = bid;
+        out.lastCents = this.bookLast[i]!;
+        out.vol = this.volume[i] = out.vol - tradeSize;
+      } else if (u < BID_SIDE_SHARE + ASK_SIDE_SHARE) {
+        out.bidCents = bid;
+        out.bsz = this.bookBsz[i]!;
+        if (out.askCents <= bid) out.askCents = bid + TICK_CENTS;
+        if (this.rng.float() < 0.5) out.askCents = ask;
+        out.lastCents = this.bookLast[i]!;
+        out.vol = this.volume[i] = out.vol - tradeSize;
+      } else {
+        // A trade at the last book's bid or ask (or inside it) takes size off the side it hit.
+        out.bidCents = bid;
+        out.askCents = ask;
+        out.bsz = this.bookBsz[i]!;
+        out.asz = this.bookAsz[i]!;
+        const side = out.lastCents <= bid ? 0 : out.lastCents >= ask ? 1 : 2;
+        out.lastCents = side === 0 ? bid : side === 1 ? ask : Math.min(ask, Math.max(bid, out.lastCents));
+        if (side === 0 && out.bsz > LOT) out.bsz -= LOT;
+        if (side === 1 && out.asz > LOT) out.asz -= LOT;
+      }
+    }
+    this.bookBid[i] = out.bidCents;
+    this.bookAsk[i] = out.askCents;
+    this.bookBsz[i] = out.bsz;
+    this.bookAsz[i] = out.asz;
+    this.bookLast[i] = out.lastCents;
   }
 
   /** A positive lot count, exponentially distributed around `mean`, capped at 20 times it. */

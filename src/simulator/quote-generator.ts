@@ -1,6 +1,6 @@
 import { subjectFor } from "../feed/symbol.js";
 import { instrumentsFor } from "./instrument.js";
-import { PriceModel, createQuoteTick, type QuoteTick } from "./price-model.js";
+import { PriceModel, createQuoteTick, type FieldMix, type QuoteTick } from "./price-model.js";
 import { formatQuote, payloadPrefix } from "./quote-payload.js";
 import { SeededRandom } from "./rng.js";
 import { WeightedPicker, popularityWeights } from "./symbol-picker.js";
@@ -24,8 +24,11 @@ export class QuoteGenerator {
   private readonly secondsPerQuote: number;
   private issued = 0;
 
-  /** @param rate quotes per second of the whole feed: it sets how much model time passes per quote. */
-  constructor(symbols: readonly string[], rate: number, seed: number) {
+  /**
+   * @param rate quotes per second of the whole feed: it sets how much model time passes per quote.
+   * @param mix which fields a quote moves (default `market`: one side of the book, or a trade).
+   */
+  constructor(symbols: readonly string[], rate: number, seed: number, mix: FieldMix = "market") {
     if (symbols.length === 0) throw new RangeError("a feed needs at least one symbol");
     if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`rate must be a positive number, got ${rate}`);
     this.symbols = symbols;
@@ -33,7 +36,7 @@ export class QuoteGenerator {
     this.prefixes = symbols.map(payloadPrefix);
     this.rng = new SeededRandom(seed);
     this.picker = new WeightedPicker(popularityWeights(symbols.length));
-    this.model = new PriceModel(instrumentsFor(symbols), this.rng);
+    this.model = new PriceModel(instrumentsFor(symbols), this.rng, mix);
     this.secondsPerQuote = 1 / rate;
   }
 

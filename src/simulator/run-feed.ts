@@ -30,7 +30,7 @@ export async function runFeed(argv: string[], env: NodeJS.ProcessEnv): Promise<n
 export async function runFeedWith(config: FeedConfig, log: Logger): Promise<number> {
   const symbols = config.universe.kind === "list" ? config.universe.symbols : generateUniverse(config.universe.count);
   const seed = config.seed ?? randomInt(0, MAX_SEED + 1);
-  const generator = new QuoteGenerator(symbols, config.rate, seed);
+  const generator = new QuoteGenerator(symbols, config.rate, seed, config.mix);
   const nc = await connectFeed(config.servers, log, config.streamReplicas);
 
   log.info(
@@ -42,6 +42,7 @@ export async function runFeedWith(config: FeedConfig, log: Logger): Promise<numb
       durationSec: config.durationSec,
       // Logged even when chosen at random: it is what reproduces this run's prices.
       seed,
+      mix: config.mix,
     },
     "feed started",
   );

@@ -3,12 +3,21 @@ import { BlockDeflater, keepBlock, type DeflatedBlock } from "./block-deflater.j
 import { ByteBudget, CHUNK_FRAMING_BYTES } from "./byte-budget.js";
 import { Connection, type Sink } from "./connection.js";
 import { formatEventId, resumeAfter } from "./event-id.js";
-import { FRAME_TAIL_BYTES, FrameBuilder, quotesHead } from "./frame-builder.js";
+import { deltaHead, FRAME_TAIL_BYTES, FrameBuilder, quotesHead } from "./frame-builder.js";
 import { GzipSink } from "./gzip-sink.js";
 import { HEARTBEAT, quotesEvent } from "./sse-frames.js";
 import { StreamCounters } from "./stream-counters.js";
 import { SubscriptionGroup } from "./subscription-group.js";
+import { SymbolHistory } from "./symbol-history.js";
 import { SymbolSlot } from "./symbol-slot.js";
+
+/** What a subscriber asks of its stream beyond its symbols and interval. */
+export interface StreamOptions {
+  /** Updates as `event: delta` field deltas (GET /quotes?delta=1). Default false. */
+  readonly delta?: boolean;
+  /** Bandwidth budget in kbit/s (`maxKbps=`); 0 or absent: unlimited. */
+  readonly maxKbps?: number;
+}
 
 export interface FanoutOptions {
   /** Longest silence before a comment line is sent. */
@@ -81,8 +90,17 @@ export class Fanout {
   /** Connections waiting for their snapshot: for the first full load of last values, or for their socket to drain. */
   readonly #parked = new Set<Connection>();
   readonly #frames = new FrameBuilder();
-  /** Lowest change number in the frame `#buildFrame` built last. */
+  /**
+   * For the frame `#buildFrame` built last, the lowest change number a member may have seen and
+   * still need all of it as built: its lowest change (full frames), or, for delta frames, the
+   * lowest first change after the base the deltas were taken from.
+   */
   #frameMinChange = 0;
+  /** The frame `#flushOwed` built last, and for whom: valid until the next frame is built. */
+  readonly #lastOwed: { group: SubscriptionGroup | null; after: number; changeNo: number; head: Uint8Array | null; frame: Buffer | null } = { group: null, after: -1, changeNo: -1, head: null, frame: null };
+  /** This slice's event id, and its `delta` event head, made on first need. */
+  #sliceId = "";
+  #deltaHead: Buffer | null = null;
   #epoch: string | null = null;
   #deflater: BlockDeflater | null = null;
   /** Frames built so far: tells whether the deflater's last block is the current frame's. */
@@ -141,12 +159,13 @@ export class Fanout {
 
   /**
    * A new subscriber. Its snapshot goes out at once, or as soon as the last values are loaded.
-   * A GzipSink (over `deflater`) gets shared frames compressed once for all; `maxKbps` above 0
+   * A GzipSink (over `deflater`) gets shared frames compressed once for all; `opts.maxKbps` above 0
    * puts the connection on that bandwidth budget.
    */
-  open(symbols: readonly string[], intervalMs: number, resumeId: string | undefined, sink: Sink, now: number, maxKbps = 0): Connection {
-    const group = this.#groupFor(symbols, intervalMs);
+  open(symbols: readonly string[], intervalMs: number, resumeId: string | undefined, sink: Sink, now: number, opts: StreamOptions = {}): Connection {
+    const group = this.#groupFor(symbols, intervalMs, opts.delta === true);
     const gzip = sink instanceof GzipSink ? sink : null;
+    const maxKbps = opts.maxKbps ?? 0;
     const conn = new Connection(group, sink, resumeId, now, gzip, maxKbps > 0 ? new ByteBudget(maxKbps, now) : null);
     group.add(conn);
     this.#connections.add(conn);
@@ -230,7 +249,9 @@ export class Fanout {
     const stop = this.counters.framesSent + Math.max(1, maxFrames);
     if (this.#dirtyCount > 0 || this.#owed.size > 0) {
       // The event id and its bytes, once per slice for every frame of the slice.
-      const head = quotesHead(this.currentId());
+      this.#sliceId = this.currentId();
+      const head = quotesHead(this.#sliceId);
+      this.#deltaHead = null;
       const wallNow = Date.now();
       const order = this.#order;
       // A member may leave during its write, or between slices: holes appear, but the walk is not
@@ -273,8 +294,8 @@ export class Fanout {
     return this.#connections.values();
   }
 
-  #groupFor(symbols: readonly string[], intervalMs: number): SubscriptionGroup {
-    const key = SubscriptionGroup.keyOf(symbols, intervalMs);
+  #groupFor(symbols: readonly string[], intervalMs: number, delta: boolean): SubscriptionGroup {
+    const key = SubscriptionGroup.keyOf(symbols, intervalMs, delta);
     let group = this.#groups.get(key);
     if (group !== undefined) return group;
     const slots = symbols.map((sym) => {
@@ -283,7 +304,10 @@ export class Fanout {
       return slot;
     });
     // Its first members' snapshots hold every change so far.
-    group = new SubscriptionGroup(key, intervalMs, slots, this.#changeNo);
+    group = new SubscriptionGroup(key, intervalMs, slots, this.#changeNo, delta);
+    if (delta) {
+      for (const slot of slots) slot.history ??= new SymbolHistory();
+    }
     group.orderIndex = this.#order.push(group) - 1;
     this.#groups.set(key, group);
     for (const slot of slots) slot.addGroup(group);
@@ -304,7 +328,11 @@ export class Fanout {
     const quotes: string[] = [];
     for (const slot of conn.group.slots) {
       const v = slot.value;
-      if (v !== undefined && (after === null || v.streamSeq > after)) quotes.push(v.json);
+      if (v === undefined) continue;
+      if (after === null || v.streamSeq > after) quotes.push(v.json);
+      // A delta client holds this version now (sent, or unchanged since its resume id): the base
+      // of its next deltas.
+      if (conn.group.delta) slot.history!.sent(v.bytes, slot.changeNo);
     }
     // A resume id from a worker that had read further than this one keeps its place, so that
     // ids a client sees never go backwards.
@@ -360,7 +388,11 @@ export class Fanout {
         continue;
       }
       // Built once, on first need, and shared: the same bytes for every member in step.
-      if (frame === undefined) frame = this.#buildFrame(group, from, head, wallNow);
+      if (frame === undefined) {
+        frame = this.#buildFrame(group, from, head, wallNow);
+        // The builder's buffer now holds this frame: the owed one it held is gone.
+        this.#lastOwed.group = null;
+      }
       if (frame !== null && conn.sentMark >= this.#frameMinChange) {
         // Its snapshot or a frame of its own already carried some of these quotes: it gets a
         // frame without them.
@@ -386,7 +418,23 @@ export class Fanout {
       return;
     }
     this.#owed.delete(conn);
-    const frame = this.#buildFrame(conn.group, conn.sentMark, head, wallNow);
+    // Members of one group that fell out of step together (their group's frame went out while
+    // they were congested, or between two slices) are owed the same frame: the last one built
+    // is reused while nothing has changed since. Without this, a group whose members got frames
+    // of their own at different points of a tick keeps them apart for good under a busy feed
+    // (in process, 5,000 connections on 50 shared lists with quotes landing between slices:
+    // 283k frames built for 500k written in full mode, 406k with deltas).
+    const o = this.#lastOwed;
+    let frame: Buffer | null;
+    if (o.group === conn.group && o.after === conn.sentMark && o.changeNo === this.#changeNo && o.head === head) frame = o.frame;
+    else {
+      frame = this.#buildFrame(conn.group, conn.sentMark, head, wallNow);
+      o.group = conn.group;
+      o.after = conn.sentMark;
+      o.changeNo = this.#changeNo;
+      o.head = head;
+      o.frame = frame;
+    }
     conn.sentMark = this.#changeNo;
     if (frame === null) return;
     this.#writeFrame(conn, frame, now);
@@ -402,15 +450,27 @@ export class Fanout {
     const latency = this.counters.publishToWrite;
     const slots = group.slots;
     let minChange = Number.POSITIVE_INFINITY;
-    frames.begin(head);
+    const delta = group.delta;
+    frames.begin(delta ? (this.#deltaHead ??= deltaHead(this.#sliceId)) : head);
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
       const changeNo = slot.changeNo;
       if (changeNo <= after) continue;
       const v = slot.value;
       if (v === undefined) continue;
-      frames.add(v.bytes);
-      if (changeNo < minChange) minChange = changeNo;
+      if (delta) {
+        // Encoded once per symbol and base (SymbolHistory keeps it), whatever the connections.
+        const history = slot.history!;
+        history.sent(v.bytes, changeNo);
+        frames.add(history.deltaAfter(after));
+        // A member may share it if it holds the same base and not yet the latest (a
+        // replacement object suits any base: its nextChange is +Infinity).
+        const limit = history.nextChange < changeNo ? history.nextChange : changeNo;
+        if (limit < minChange) minChange = limit;
+      } else {
+        frames.add(v.bytes);
+        if (changeNo < minChange) minChange = changeNo;
+      }
       latency.observe((wallNow - v.ts) / 1000);
     }
     this.#frameMinChange = minChange;
@@ -483,18 +543,27 @@ export class Fanout {
     const picked = this.#picked;
     let count = 0;
     let firstLeftOut = -1;
-    frames.begin(head);
+    const delta = conn.group.delta;
+    frames.begin(delta ? (this.#deltaHead ??= deltaHead(this.#sliceId)) : head);
     for (let k = 0; k < n; k++) {
       const i = (conn.rotor + k) % n;
       const slot = slots[i]!;
       const v = slot.value;
       if (v === undefined || slot.changeNo <= conn.sentMark || slot.changeNo <= marks[i]!) continue;
-      const grown = frames.length + (count > 0 ? 1 : 0) + v.bytes.length + FRAME_TAIL_BYTES;
+      let bytes: Uint8Array = v.bytes;
+      if (delta) {
+        // What this connection holds of the symbol is the version current when it last got it:
+        // at its sentMark, or later when a cut frame of its own carried it (its mark).
+        const history = slot.history!;
+        history.sent(v.bytes, slot.changeNo);
+        bytes = history.deltaAfter(Math.max(conn.sentMark, marks[i]!));
+      }
+      const grown = frames.length + (count > 0 ? 1 : 0) + bytes.length + FRAME_TAIL_BYTES;
       if (grown > limit && !(forceOne && count === 0 && firstLeftOut < 0)) {
         if (firstLeftOut < 0) firstLeftOut = i;
         continue;
       }
-      frames.add(v.bytes);
+      frames.add(bytes);
       picked[count++] = i;
       if (wallNow > 0) this.counters.publishToWrite.observe(Math.max(0, wallNow - v.ts) / 1000);
     }

@@ -78,6 +78,11 @@ export function quotesHead(id: string): Buffer {
   return Buffer.from(quotesEventHead("quotes", id));
 }
 
+/** The same for a `delta` event (its objects are field deltas, from SymbolHistory). */
+export function deltaHead(id: string): Buffer {
+  return Buffer.from(quotesEventHead("delta", id));
+}
+
 const COMMA = 0x2c;
 const TAIL = Buffer.from(QUOTES_EVENT_TAIL);
 /** Bytes `finish` adds. */

@@ -8,13 +8,16 @@ export function retryField(ms: number): string {
   return "retry: " + Math.max(0, Math.round(ms)) + "\n\n";
 }
 
+/** `delta` events carry field deltas (GET /quotes?delta=1; see delta-encoding.ts). */
+export type QuotesEventName = "snapshot" | "quotes" | "delta";
+
 /** One event whose data is a JSON array of already-serialized quote objects. */
-export function quotesEvent(event: "snapshot" | "quotes", id: string, quotes: readonly string[]): string {
+export function quotesEvent(event: QuotesEventName, id: string, quotes: readonly string[]): string {
   return quotesEventHead(event, id) + quotes.join(",") + QUOTES_EVENT_TAIL;
 }
 
 /** A quotes event up to its array's opening bracket; the quotes, comma-separated, and the tail follow. */
-export function quotesEventHead(event: "snapshot" | "quotes", id: string): string {
+export function quotesEventHead(event: QuotesEventName, id: string): string {
   return "id: " + id + "\nevent: " + event + "\ndata: [";
 }
 

@@ -26,6 +26,8 @@ export class SubscriptionGroup {
     /** Its symbols' slots, in the order the first subscriber gave them. */
     readonly slots: readonly SymbolSlot[],
     sentMark: number,
+    /** Its frames are `event: delta` (GET /quotes?delta=1) instead of `event: quotes`. */
+    readonly delta = false,
   ) {
     this.sentMark = sentMark;
   }
@@ -45,8 +47,8 @@ export class SubscriptionGroup {
     conn.memberIndex = -1;
   }
 
-  /** Same symbols (in any order) and same interval give the same key. */
-  static keyOf(symbols: readonly string[], intervalMs: number): string {
-    return intervalMs + "|" + [...symbols].sort().join(",");
+  /** Same symbols (in any order), same interval and same frame kind give the same key. */
+  static keyOf(symbols: readonly string[], intervalMs: number, delta = false): string {
+    return (delta ? "d" : "") + intervalMs + "|" + [...symbols].sort().join(",");
   }
 }

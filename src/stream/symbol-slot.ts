@@ -1,5 +1,6 @@
 import type { LastValue } from "../feed/last-values.js";
 import type { SubscriptionGroup } from "./subscription-group.js";
+import type { SymbolHistory } from "./symbol-history.js";
 
 /** Shared by every slot without groups; never written to (addGroup replaces it). */
 const NO_GROUPS: SubscriptionGroup[] = [];
@@ -19,6 +20,8 @@ export class SymbolSlot {
    * removed once; removal swaps in the last, so order does not matter here.
    */
   groups: SubscriptionGroup[] = NO_GROUPS;
+  /** Its last versions, for field deltas: kept from the first delta subscriber on. */
+  history: SymbolHistory | null = null;
 
   constructor(
     readonly sym: string,

@@ -1,0 +1,29 @@
+// How quotecast is asked to send its updates, for the bandwidth comparison (`--modes`). A mode
+// is what a subscriber adds to its request and what the server is started with; adding one
+// (gzip, delta + gzip) is one entry here.
+
+export interface BenchMode {
+  readonly name: string;
+  /** Appended to every subscription's query string (`&delta=1`). */
+  readonly query: string;
+  /** Extra request header lines, `Name: value\r\n` each. */
+  readonly headers: string;
+  /** Extra `quotecast serve` flags. */
+  readonly serverArgs: readonly string[];
+}
+
+export const MODES: Readonly<Record<string, BenchMode>> = {
+  full: { name: "full", query: "", headers: "", serverArgs: [] },
+  delta: { name: "delta", query: "&delta=1", headers: "", serverArgs: [] },
+};
+
+export const DEFAULT_MODE = MODES.full!;
+
+/** `full,delta` → the modes, in that order; an unknown name says which exist. */
+export function parseModes(list: string): BenchMode[] {
+  return list.split(",").map((name) => {
+    const mode = MODES[name.trim()];
+    if (mode === undefined) throw new Error(`unknown mode ${name}; choose from ${Object.keys(MODES).join(", ")}`);
+    return mode;
+  });
+}
