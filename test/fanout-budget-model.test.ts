@@ -158,7 +158,7 @@ function run(ops: readonly Op[]): string[] {
     switch (o.kind) {
       case "open": {
         const sink = new ModelSink(`conn${conns.length}[${o.symbols}]/${o.intervalMs}/${o.kbps}kbps${o.gzip ? "/gzip" : ""}`, o.symbols, o.intervalMs, o.gzip, clock);
-        const conn = fanout.open(o.symbols, o.intervalMs, undefined, o.gzip ? new GzipSink(sink, fanout.deflater) : sink, clock.now, o.kbps);
+        const conn = fanout.open(o.symbols, o.intervalMs, undefined, o.gzip ? new GzipSink(sink, fanout.deflater) : sink, clock.now, { maxKbps: o.kbps });
         conns.push({ conn, sink, kbps: o.kbps });
         break;
       }

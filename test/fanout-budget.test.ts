@@ -82,7 +82,7 @@ t.test("fanout budget - within budget over any 10 s, no symbol starves, and a qu
   for (const sym of SYMS) f.quote(sym);
   const sink = new TimedSink();
   const kbps = 8; // 1,000 bytes/s: a frame of all 20 symbols (~2 kB) never fits
-  f.fanout.open(SYMS, 50, undefined, sink, 0, kbps);
+  f.fanout.open(SYMS, 50, undefined, sink, 0, { maxKbps: kbps });
   run(f, [sink], 60_000, 90_000);
   const worst = worstWindow(sink, WINDOW_MS);
   t.ok(worst <= (kbps / 8) * WINDOW_MS, `worst 10 s: ${worst} bytes, budget ${(kbps / 8) * WINDOW_MS}`);
@@ -120,7 +120,7 @@ t.test("fanout budget - a budget that suffices changes nothing: the group's fram
   const plain = new TimedSink();
   const budgeted = new TimedSink();
   f.fanout.open(SYMS, 50, undefined, plain, 0);
-  f.fanout.open(SYMS, 50, undefined, budgeted, 0, 100_000);
+  f.fanout.open(SYMS, 50, undefined, budgeted, 0, { maxKbps: 100_000 });
   run(f, [plain, budgeted], 5_000, 5_100);
   t.same(budgeted.all.toString(), plain.all.toString(), "the same bytes");
   t.equal(f.fanout.counters.framesHeldBack, 0);
@@ -131,7 +131,7 @@ t.test("fanout budget - heartbeats still reach a connection held back by its bud
   const f = setup();
   for (const sym of SYMS) f.quote(sym);
   const sink = new TimedSink();
-  f.fanout.open(SYMS, 50, undefined, sink, 0, 0.5); // 62.5 bytes/s: the snapshot alone is a 30 s debt
+  f.fanout.open(SYMS, 50, undefined, sink, 0, { maxKbps: 0.5 }); // 62.5 bytes/s: the snapshot alone is a 30 s debt
   run(f, [sink], 3_000, 3_000);
   const before = sink.writes.length;
   sink.now = 3_000;
@@ -169,8 +169,8 @@ t.test("fanout gzip - under the same budget a gzip stream carries more quotes, w
   const plain = new TimedSink();
   const raw = new TimedSink();
   const kbps = 16;
-  f.fanout.open(SYMS, 50, undefined, plain, 0, kbps);
-  f.fanout.open(SYMS, 50, undefined, new GzipSink(raw, f.fanout.deflater), 0, kbps);
+  f.fanout.open(SYMS, 50, undefined, plain, 0, { maxKbps: kbps });
+  f.fanout.open(SYMS, 50, undefined, new GzipSink(raw, f.fanout.deflater), 0, { maxKbps: kbps });
   run(f, [plain, raw], 30_000, 30_000);
   const quotes = (text: string) => events(text).filter(([name]) => name === "quotes").reduce((n, [, d]) => n + d.length, 0);
   const inPlain = quotes(plain.all.toString());
