@@ -5,7 +5,7 @@ import { HttpStatusError } from "../src/client/errors.js";
 import type { Quote, Status } from "../src/client/quote.js";
 import { freePort, startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
-import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
+import { startQuotecast, waitFor } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
 // The SDK (src/client) in Node against a real nats-server and real `quotecast serve` processes,
