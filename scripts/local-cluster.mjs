@@ -27,10 +27,11 @@
 // Needs `npm run build` first (`npm run local-cluster` builds and runs it) and nats-server.
 
 import { spawn } from "node:child_process";
-import { accessSync, constants as fsConstants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findNatsServer, NATS_INSTALL_HINT } from "./lib/nats-binary.mjs";
 import { alive, freePort, signalGroup } from "./lib/processes.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -98,24 +99,10 @@ function describe(topo) {
 
 // ---------------------------------------------------------------- processes
 
-function findNatsServer() {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), "/usr/sbin", "/usr/local/bin", "/usr/bin"];
-  for (const dir of dirs) {
-    try {
-      accessSync(join(dir, "nats-server"), fsConstants.X_OK);
-      return join(dir, "nats-server");
-    } catch {
-      /* next */
-    }
-  }
-  say(
-    [
-      "nats-server is not installed (not on PATH nor in /usr/sbin). Install it, then run this again:",
-      "  Debian/Ubuntu:  sudo apt-get install nats-server",
-      "  macOS:          brew install nats-server",
-      "  other:          a release from https://github.com/nats-io/nats-server/releases",
-    ].join("\n"),
-  );
+function requireNatsServer() {
+  const binary = findNatsServer();
+  if (binary !== undefined) return binary;
+  say(`nats-server is not installed (not on PATH nor in /usr/sbin). ${NATS_INSTALL_HINT}`);
   process.exit(1);
 }
 
@@ -220,7 +207,7 @@ async function up(json) {
     say(`${CLI} is missing. Build first: npm run build   (npm run local-cluster does both)`);
     process.exit(1);
   }
-  const natsServer = findNatsServer();
+  const natsServer = requireNatsServer();
   const running = readState();
   if (running && isAlive(running.pid)) {
     say(`already running (pid ${running.pid}); see \`scripts/local-cluster status\`, or stop it with \`scripts/local-cluster stop\``);
