@@ -13,16 +13,6 @@ const KNOWN: Record<string, string> = {
   "auth/authorize.ts -> http/errors.ts": "auth knows HTTP statuses",
   // The admission Verdict and port live in cluster, beside process supervision.
   "http/quotes-route.ts -> cluster/admission.ts": "admission port in cluster",
-  // epochFromCreated, a JetStream fact, lives in the fan-out's event ids.
-  "feed/ingest.ts -> stream/event-id.ts": "JetStream fact on the fan-out side",
-  // latency-histogram.ts holds no prom-client code but sits in metrics.
-  "stream/stream-counters.ts -> metrics/latency-histogram.ts": "fan-out histogram in metrics",
-  // feed-config.ts is the simulator's option parser, kept in config.
-  "config/feed-config.ts -> feed/symbol.ts": "simulator options in config",
-  "config/feed-config.ts -> simulator/rng.ts": "simulator options in config",
-  "config/feed-config.ts -> simulator/universe.ts": "simulator options in config",
-  // The board's default symbols come from the simulator's universe: the server loads its RNG and tickers.
-  "cluster/worker.ts -> simulator/universe.ts": "default symbols from the simulator",
 };
 
 t.test("layering - no import in src/ runs against the allowed direction, beyond the known ones", async (t) => {

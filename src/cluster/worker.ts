@@ -10,7 +10,7 @@ import { createWorkerRegistry, REJECT_REASONS, type RejectReason } from "../metr
 import { Fanout } from "../stream/fanout.js";
 import { FlushClock } from "../stream/flush-clock.js";
 import { SlicedTicks } from "../stream/sliced-ticks.js";
-import { DEFAULT_SYMBOLS } from "../simulator/universe.js";
+import { DEFAULT_SYMBOLS } from "../config/default-symbols.js";
 import { Drain } from "./drain.js";
 import { connectionBudget, openFileLimit } from "../http/fd-budget.js";
 import { startWarningSummary } from "./warning-summary.js";

@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "./config-error.js";
+import { ConfigError } from "../config/config-error.js";
 import { SYMBOL_PATTERN, isSymbol } from "../feed/symbol.js";
-import { MAX_SEED } from "../simulator/rng.js";
-import { DEFAULT_UNIVERSE_SIZE, MAX_UNIVERSE_SIZE } from "../simulator/universe.js";
+import { MAX_SEED } from "./rng.js";
+import { DEFAULT_UNIVERSE_SIZE, MAX_UNIVERSE_SIZE } from "./universe.js";
 
 // One ConfigError for every command, so the CLI's single `instanceof` check (print, exit 2)
 // covers `feed` as well as `serve`.
