@@ -80,7 +80,7 @@ export const LAYERS = [
   ["feed"],
   ["config"],
   ["board"],
-  ["client", "logger.ts"],
+  ["client", "log"],
 ];
 
 /** Nodes the server's folders never import: the feed simulator (a separate command) and the browser code. */

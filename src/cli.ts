@@ -2,7 +2,7 @@
 import cluster from "node:cluster";
 import { ConfigError } from "./config/config-error.js";
 import { parseServeConfig, SERVE_OPTIONS, SERVE_DEFAULTS } from "./config/serve-config.js";
-import { flushLogger, logger } from "./logger.js";
+import { flushLogger, logger } from "./log/logger.js";
 import { runPrimary } from "./cluster/primary.js";
 import { workerMain } from "./cluster/worker-main.js";
 import { loadNativeUws } from "./http/uws.js";

@@ -37,7 +37,7 @@ t.test("layering - the rule: down only, never sideways, and the server never loa
   t.equal(violation("cluster", "http"), undefined);
   t.equal(violation("http", "stream"), undefined);
   t.equal(violation("stream", "feed"), undefined);
-  t.equal(violation("feed", "logger.ts"), undefined);
+  t.equal(violation("feed", "log"), undefined);
   t.equal(violation("board", "client"), undefined);
   t.match(violation("feed", "http"), /imports go down only/);
   t.match(violation("auth", "simulator"), /must not load simulator/);

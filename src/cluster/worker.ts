@@ -5,7 +5,7 @@ import { LastValues } from "../feed/last-values.js";
 import { INVALID_REASONS, type InvalidReason } from "../feed/validate.js";
 import { createApp } from "../http/app.js";
 import { loadNativeUws } from "../http/uws.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../log/logger.js";
 import { createWorkerRegistry, REJECT_REASONS, type RejectReason } from "../metrics/worker-metrics.js";
 import { Fanout } from "../stream/fanout.js";
 import { FlushClock } from "../stream/flush-clock.js";

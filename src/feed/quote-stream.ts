@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, type StreamInfo, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { QUOTES_WILDCARD } from "./symbol.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../log/logger.js";
 
 /** The JetStream stream that keeps the last quote of every `quotes.<SYMBOL>` subject. */
 export const QUOTE_STREAM = "QUOTES";

@@ -3,7 +3,7 @@ import { performance } from "node:perf_hooks";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ensureQuoteStream } from "../feed/quote-stream.js";
 import { FEED_USAGE, parseFeedArgs, type FeedConfig } from "./feed-config.js";
-import { flushLogger, logger, type Logger } from "../logger.js";
+import { flushLogger, logger, type Logger } from "../log/logger.js";
 import { connectFeed } from "./feed-connection.js";
 import { PACER_TICK_MS, Pacer } from "./pacer.js";
 import { QuoteGenerator, type QuoteSink } from "./quote-generator.js";
