@@ -1,5 +1,6 @@
 import t from "tap";
-import { crossEdges, importsOf, LAYERS, violation } from "../scripts/import-graph.mjs";
+import { readFileSync } from "node:fs";
+import { ARCHITECTURE_DOC, crossEdges, importsOf, LAYERS, mermaidOf, replaceGraph, violation } from "../scripts/import-graph.mjs";
 
 /**
  * Imports of src/ that run against the allowed direction today, file by file, each with the
@@ -58,4 +59,9 @@ t.test("layering - imports are read from import, export and import(), not from c
     'const url = "http://x/from \\"./g.js\\"";',
   ].join("\n");
   t.same(importsOf(source), ["./a.js", "../b/b.js", "./c.js", "./side-effect.js", "./d.js"]);
+});
+
+t.test("layering - the folder graph in docs/architecture.md is the one the imports draw", async (t) => {
+  const doc = readFileSync(ARCHITECTURE_DOC, "utf8");
+  t.equal(replaceGraph(doc, mermaidOf()), doc, "docs/architecture.md's graph is out of date: run `npm run docs:graph`");
 });
