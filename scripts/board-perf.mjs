@@ -15,8 +15,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findNatsServer, NATS_INSTALL_HINT } from "./lib/nats-binary.mjs";
-import { freePorts, waitHttpOk } from "./lib/processes.mjs";
+import { findNatsServer, NATS_INSTALL_HINT, natsServerArgs } from "./lib/nats-binary.mjs";
+import { canConnect, freePorts, waitFor, waitHttpOk } from "./lib/processes.mjs";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 
@@ -127,8 +127,8 @@ try {
   const natsServer = findNatsServer();
   if (natsServer === undefined) throw new Error(`nats-server not found.\n${NATS_INSTALL_HINT}`);
   const nats = `nats://127.0.0.1:${natsPort}`;
-  start("nats-server", natsServer, ["-js", "-sd", join(tmp, "js"), "-a", "127.0.0.1", "-p", String(natsPort)]);
-  await sleep(500);
+  start("nats-server", natsServer, natsServerArgs({ port: natsPort, storeDir: join(tmp, "js"), name: `board-perf-${process.pid}` }));
+  await waitFor(() => canConnect(natsPort, 1000), 10_000, "nats-server");
   start("serve", process.execPath, [CLI, "serve", "--port", String(httpPort), "--host", "127.0.0.1", "--metrics-port", "0", "--workers", values.workers, "--nats", nats]);
   await waitHttp(`http://127.0.0.1:${httpPort}/readyz`, 20_000);
   const symbols = generateUniverse(count);

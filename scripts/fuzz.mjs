@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { findNatsServer, NATS_INSTALL_HINT } from "./lib/nats-binary.mjs";
+import { findNatsServer, NATS_INSTALL_HINT, natsServerArgs } from "./lib/nats-binary.mjs";
 import { canConnect, childPids, freePort, freePorts, waitFor } from "./lib/processes.mjs";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { SignJWT } from "jose";
@@ -69,7 +69,7 @@ async function startNats(storeDir) {
   const port = await freePort();
   const bin = findNatsServer();
   if (bin === undefined) throw new Error(`nats-server not found.\n${NATS_INSTALL_HINT}`);
-  const child = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "--server_name", `fuzz-${process.pid}`], { stdio: "ignore" });
+  const child = spawn(bin, natsServerArgs({ port, storeDir, name: `fuzz-${process.pid}` }), { stdio: "ignore" });
   children.push(child);
   await waitUntil(() => canConnect(port, 1000), 10_000, "nats-server");
   return { url: `nats://127.0.0.1:${port}`, child };

@@ -31,7 +31,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, wr
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findNatsServer, NATS_INSTALL_HINT } from "./lib/nats-binary.mjs";
+import { findNatsServer, NATS_INSTALL_HINT, natsServerArgs } from "./lib/nats-binary.mjs";
 import { alive, freePort, signalGroup } from "./lib/processes.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -219,12 +219,10 @@ async function up(json) {
 
   const routes = topo.nats.map((n) => `nats://127.0.0.1:${n.routePort}`);
   for (const [i, n] of topo.nats.entries()) {
-    startChild(n.name, natsServer, [
-      "-a", "127.0.0.1", "-p", String(n.clientPort), "-m", String(n.monitorPort),
-      "--server_name", n.name, "-js", "-sd", join(runDir, n.name),
-      "--cluster_name", topo.clusterName, "--cluster", routes[i],
-      "--routes", routes.filter((_, j) => j !== i).join(","),
-    ], runDir);
+    startChild(n.name, natsServer, natsServerArgs({
+      port: n.clientPort, monitorPort: n.monitorPort, name: n.name, storeDir: join(runDir, n.name),
+      cluster: { name: topo.clusterName, listen: routes[i], routes: routes.filter((_, j) => j !== i) },
+    }), runDir);
   }
   // The nodes retry NATS until it answers and create the stream (R3) once JetStream has a leader.
   const env = { ...process.env, QUOTECAST_WORKERS: process.env.QUOTECAST_WORKERS ?? "1", QUOTECAST_DRAIN_MS: String(drainMs()) };

@@ -16,7 +16,7 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findExecutable, findNatsServer } from "./lib/nats-binary.mjs";
+import { findExecutable, findNatsServer, natsServerArgs } from "./lib/nats-binary.mjs";
 import { alive, freePort, signalGroup } from "./lib/processes.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -234,7 +234,7 @@ async function startNatsServer(binary) {
   // restart of `npm start`, and nothing is written into the repository.
   const storeDir = join(tmpdir(), "quotecast-nats", String(natsPort));
   mkdirSync(storeDir, { recursive: true });
-  const args = ["-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", storeDir, "--server_name", `quotecast-local-${natsPort}`];
+  const args = natsServerArgs({ port: natsPort, storeDir, name: `quotecast-local-${natsPort}` });
   say(`starting ${binary} ${args.join(" ")}`);
   // Its log goes to our stderr as it comes; if it exits during start-up, its
   // own complaint is the last thing printed before ours (from startChild).

@@ -38,3 +38,28 @@ export function findExecutable(name, extraDirs = []) {
 export function findNatsServer() {
   return findExecutable("nats-server", ["/usr/sbin", "/usr/local/bin", "/usr/bin"]);
 }
+
+/**
+ * The arguments of one nats-server, as every script, test and bench starts it: listening on
+ * `host:port` (127.0.0.1 by default), JetStream on with its store in `storeDir` when one is given,
+ * and, for a cluster node, its route address and the other nodes' routes.
+ * @param {{
+ *   port: number,
+ *   host?: string,
+ *   name?: string,
+ *   storeDir?: string,
+ *   monitorPort?: number,
+ *   cluster?: { name: string, listen: string, routes: readonly string[] },
+ * }} o
+ * @returns {string[]}
+ */
+export function natsServerArgs(o) {
+  const args = ["-a", o.host ?? "127.0.0.1", "-p", String(o.port)];
+  if (o.monitorPort !== undefined) args.push("-m", String(o.monitorPort));
+  if (o.name !== undefined) args.push("--server_name", o.name);
+  if (o.storeDir !== undefined) args.push("-js", "-sd", o.storeDir);
+  if (o.cluster !== undefined) {
+    args.push("--cluster_name", o.cluster.name, "--cluster", o.cluster.listen, "--routes", o.cluster.routes.join(","));
+  }
+  return args;
+}

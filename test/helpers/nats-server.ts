@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { findNatsServer } from "../../scripts/lib/nats-binary.mjs";
+import { findNatsServer, natsServerArgs } from "../../scripts/lib/nats-binary.mjs";
 import { freePort, freePorts } from "../../scripts/lib/ports.mjs";
 import { canConnect, sleep } from "../../scripts/lib/processes.mjs";
 
@@ -203,8 +203,11 @@ class ManagedNatsServer implements NatsServer {
   spawn(): void {
     if (this.cleanedUp) throw new NatsServerError(`${this.spec.serverName} was cleaned up; start a new server`);
     if (this.child) return;
-    const args = ["-a", "127.0.0.1", "-p", String(this.spec.port), "--server_name", this.spec.serverName];
-    if (this.spec.jetstream) args.push("-js", "-sd", this.spec.storeDir);
+    const args = natsServerArgs({
+      port: this.spec.port,
+      name: this.spec.serverName,
+      ...(this.spec.jetstream ? { storeDir: this.spec.storeDir } : {}),
+    });
     args.push(...this.spec.extraArgs);
     const child = spawn(this.binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
