@@ -12,8 +12,6 @@ const KNOWN: Record<string, string> = {
   // AuthFailure extends HttpError, and authorize() picks 401 or 403 itself: auth should return
   // typed failures with a reason and let http alone map them to statuses.
   "auth/authorize.ts -> http/errors.ts": "auth knows HTTP statuses",
-  // The admission Verdict and port live in cluster, beside process supervision.
-  "http/quotes-route.ts -> cluster/admission.ts": "admission port in cluster",
 };
 
 t.test("layering - no import in src/ runs against the allowed direction, beyond the known ones", async (t) => {
