@@ -15,7 +15,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./lib/processes.mjs";
+import { findNatsServer, NATS_INSTALL_HINT, natsServerArgs } from "./lib/nats-binary.mjs";
+import { canConnect, freePorts, waitFor, waitHttpOk } from "./lib/processes.mjs";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 
@@ -62,18 +63,7 @@ async function stopAll() {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-async function waitHttp(url, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      /* not yet */
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
-}
+const waitHttp = waitHttpOk;
 
 /** One measurement window on an open page. */
 async function measure(page, cdp, ms) {
@@ -132,11 +122,13 @@ process.on("SIGINT", async () => {
 });
 
 try {
-  const natsPort = await freePort();
-  const httpPort = await freePort();
+  // Drawn together, so they differ (two draws in a row can return the same port).
+  const [natsPort, httpPort] = await freePorts(2);
+  const natsServer = findNatsServer();
+  if (natsServer === undefined) throw new Error(`nats-server not found.\n${NATS_INSTALL_HINT}`);
   const nats = `nats://127.0.0.1:${natsPort}`;
-  start("nats-server", "/usr/sbin/nats-server", ["-js", "-sd", join(tmp, "js"), "-a", "127.0.0.1", "-p", String(natsPort)]);
-  await sleep(500);
+  start("nats-server", natsServer, natsServerArgs({ port: natsPort, storeDir: join(tmp, "js"), name: `board-perf-${process.pid}` }));
+  await waitFor(() => canConnect(natsPort, 1000), 10_000, "nats-server");
   start("serve", process.execPath, [CLI, "serve", "--port", String(httpPort), "--host", "127.0.0.1", "--metrics-port", "0", "--workers", values.workers, "--nats", nats]);
   await waitHttp(`http://127.0.0.1:${httpPort}/readyz`, 20_000);
   const symbols = generateUniverse(count);

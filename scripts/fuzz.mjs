@@ -19,7 +19,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./lib/processes.mjs";
+import { findNatsServer, NATS_INSTALL_HINT, natsServerArgs } from "./lib/nats-binary.mjs";
+import { canConnect, childPids, freePort, freePorts, waitFor } from "./lib/processes.mjs";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { SignJWT } from "jose";
 
@@ -80,42 +81,23 @@ process.on("exit", () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 });
 
-async function waitUntil(pred, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await pred()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
+// Polls every 50 ms; a throw counts as "not yet".
+const waitUntil = (pred, timeoutMs, what) => waitFor(pred, timeoutMs, what, 50);
 
 async function startNats(storeDir) {
   const port = await freePort();
-  const bin = ["/usr/sbin/nats-server", "/usr/local/bin/nats-server", "/usr/bin/nats-server"].find((p) => {
-    try {
-      readFileSync(p, { flag: "r" }).length;
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (bin === undefined) throw new Error("nats-server not found (apt-get install nats-server)");
-  const child = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "--server_name", `fuzz-${process.pid}`], { stdio: "ignore" });
+  const bin = findNatsServer();
+  if (bin === undefined) throw new Error(`nats-server not found.\n${NATS_INSTALL_HINT}`);
+  const child = spawn(bin, natsServerArgs({ port, storeDir, name: `fuzz-${process.pid}` }), { stdio: "ignore" });
   children.push(child);
-  await waitUntil(() => new Promise((resolve) => {
-    const s = tcpConnect(port, "127.0.0.1", () => { s.destroy(); resolve(true); });
-    s.on("error", () => resolve(false));
-  }), 10_000, "nats-server");
+  await waitUntil(() => canConnect(port, 1000), 10_000, "nats-server");
   return { url: `nats://127.0.0.1:${port}`, child };
 }
 
 async function startQuotecast(natsUrl) {
-  const port = await freePort();
-  const metricsPort = await freePort();
+  // Drawn together, so they differ: two draws in a row can return the same port, and serve
+  // refuses a metrics port equal to its port.
+  const [port, metricsPort] = await freePorts(2);
   const args = [CLI, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", String(metricsPort), "--workers", "2", "--nats", natsUrl, "--flush-ms", "50", "--max-quote-bytes", "2048", "--cors-origins", "https://board.example", "--drain-ms", "500"];
   const child = spawn(process.execPath, args, { env: { ...process.env, QUOTECAST_AUTH_HS256_SECRET: SECRET, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
@@ -127,19 +109,7 @@ async function startQuotecast(natsUrl) {
   return { port, metricsPort, child, output: () => out };
 }
 
-function workerPids(pid) {
-  const out = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(e));
-    } catch {
-      // gone
-    }
-  }
-  return out.sort((a, b) => a - b);
-}
+const workerPids = childPids;
 
 function openFds(pids) {
   let n = 0;

@@ -27,10 +27,11 @@
 // Needs `npm run build` first (`npm run local-cluster` builds and runs it) and nats-server.
 
 import { spawn } from "node:child_process";
-import { accessSync, constants as fsConstants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findNatsServer, NATS_INSTALL_HINT, natsServerArgs } from "./lib/nats-binary.mjs";
 import { alive, freePort, signalGroup } from "./lib/processes.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -98,24 +99,10 @@ function describe(topo) {
 
 // ---------------------------------------------------------------- processes
 
-function findNatsServer() {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), "/usr/sbin", "/usr/local/bin", "/usr/bin"];
-  for (const dir of dirs) {
-    try {
-      accessSync(join(dir, "nats-server"), fsConstants.X_OK);
-      return join(dir, "nats-server");
-    } catch {
-      /* next */
-    }
-  }
-  say(
-    [
-      "nats-server is not installed (not on PATH nor in /usr/sbin). Install it, then run this again:",
-      "  Debian/Ubuntu:  sudo apt-get install nats-server",
-      "  macOS:          brew install nats-server",
-      "  other:          a release from https://github.com/nats-io/nats-server/releases",
-    ].join("\n"),
-  );
+function requireNatsServer() {
+  const binary = findNatsServer();
+  if (binary !== undefined) return binary;
+  say(`nats-server is not installed (not on PATH nor in /usr/sbin). ${NATS_INSTALL_HINT}`);
   process.exit(1);
 }
 
@@ -220,7 +207,7 @@ async function up(json) {
     say(`${CLI} is missing. Build first: npm run build   (npm run local-cluster does both)`);
     process.exit(1);
   }
-  const natsServer = findNatsServer();
+  const natsServer = requireNatsServer();
   const running = readState();
   if (running && isAlive(running.pid)) {
     say(`already running (pid ${running.pid}); see \`scripts/local-cluster status\`, or stop it with \`scripts/local-cluster stop\``);
@@ -232,12 +219,10 @@ async function up(json) {
 
   const routes = topo.nats.map((n) => `nats://127.0.0.1:${n.routePort}`);
   for (const [i, n] of topo.nats.entries()) {
-    startChild(n.name, natsServer, [
-      "-a", "127.0.0.1", "-p", String(n.clientPort), "-m", String(n.monitorPort),
-      "--server_name", n.name, "-js", "-sd", join(runDir, n.name),
-      "--cluster_name", topo.clusterName, "--cluster", routes[i],
-      "--routes", routes.filter((_, j) => j !== i).join(","),
-    ], runDir);
+    startChild(n.name, natsServer, natsServerArgs({
+      port: n.clientPort, monitorPort: n.monitorPort, name: n.name, storeDir: join(runDir, n.name),
+      cluster: { name: topo.clusterName, listen: routes[i], routes: routes.filter((_, j) => j !== i) },
+    }), runDir);
   }
   // The nodes retry NATS until it answers and create the stream (R3) once JetStream has a leader.
   const env = { ...process.env, QUOTECAST_WORKERS: process.env.QUOTECAST_WORKERS ?? "1", QUOTECAST_DRAIN_MS: String(drainMs()) };

@@ -10,12 +10,13 @@
 // every other QUOTECAST_* variable, which the children read themselves.
 
 import { spawn, spawnSync } from "node:child_process";
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findExecutable, findNatsServer, natsServerArgs } from "./lib/nats-binary.mjs";
 import { alive, freePort, signalGroup } from "./lib/processes.mjs";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -58,21 +59,7 @@ function parsePort(text) {
 
 // ---------------------------------------------------------------- helpers
 
-function findExecutable(name, extraDirs = []) {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), ...extraDirs];
-  for (const dir of dirs) {
-    const file = join(dir, name);
-    try {
-      accessSync(file, fsConstants.X_OK);
-      return file;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
-}
-
-const findNatsServer = () => findExecutable("nats-server", ["/usr/sbin", "/usr/local/bin", "/usr/bin"]);
+// findExecutable and findNatsServer come from the process kit (scripts/lib/nats-binary.mjs).
 
 /** True when something on host:port speaks NATS (servers greet with `INFO {...}`). */
 function speaksNats(host, port, timeoutMs = 1_000) {
@@ -247,7 +234,7 @@ async function startNatsServer(binary) {
   // restart of `npm start`, and nothing is written into the repository.
   const storeDir = join(tmpdir(), "quotecast-nats", String(natsPort));
   mkdirSync(storeDir, { recursive: true });
-  const args = ["-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", storeDir, "--server_name", `quotecast-local-${natsPort}`];
+  const args = natsServerArgs({ port: natsPort, storeDir, name: `quotecast-local-${natsPort}` });
   say(`starting ${binary} ${args.join(" ")}`);
   // Its log goes to our stderr as it comes; if it exits during start-up, its
   // own complaint is the last thing printed before ours (from startChild).

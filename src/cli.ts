@@ -4,7 +4,7 @@ import { ConfigError } from "./config/config-error.js";
 import { readFileSync } from "node:fs";
 import { commandHelp } from "./config/help.js";
 import { parseServeConfig, SERVE_OPTIONS, SERVE_DEFAULTS, type ServeConfig } from "./config/serve-config.js";
-import { flushLogger, logger } from "./logger.js";
+import { flushLogger, logger } from "./log/logger.js";
 import { runPrimary } from "./cluster/primary.js";
 import { workerMain } from "./cluster/worker-main.js";
 import { loadNativeUws, NativeUwsUnavailableError } from "./http/uws.js";
@@ -59,8 +59,10 @@ async function main(argv: string[]): Promise<number> {
       createTokenVerifier({ hs256Secret: cfg.authHs256Secret, publicKeyFile: cfg.authPublicKey });
       // Fail here, once, with a clear message, rather than in every worker.
       const { binary, build } = loadNativeUws();
-      const { authHs256Secret: _secret, ...shown } = cfg;
-      logger.info({ version: version(), node: process.versions.node, config: shown, auth: authMode(cfg), uws: { build, binary } }, "quotecast serve starting");
+      // Secrets are left out rather than shown as "[redacted]": the line says whether each is set.
+      const { authHs256Secret: _secret, natsPassword: _natsPassword, ...shown } = cfg;
+      const natsAuth = cfg.natsUser === undefined ? "none" : `user ${cfg.natsUser}${cfg.natsPassword === undefined ? "" : " with password"}`;
+      logger.info({ version: version(), node: process.versions.node, config: shown, auth: authMode(cfg), natsAuth, uws: { build, binary } }, "quotecast serve starting");
       return runPrimary(cfg, logger.child({ role: "primary" }));
     }
     case "feed":

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../src/config/config-error.js";
-import { parseFeedArgs } from "../src/config/feed-config.js";
+import { parseFeedArgs } from "../src/simulator/feed-config.js";
 import { parseServeConfig } from "../src/config/serve-config.js";
 import { startNatsServer } from "./helpers/nats-server.js";
 import { startQuotecast } from "./helpers/quotecast.js";

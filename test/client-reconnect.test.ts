@@ -3,7 +3,7 @@ import { createServer, type Socket } from "node:net";
 import { HttpStatusError, subscribe, type Quote, type Status, type Subscription } from "@quotecast/client";
 import { freePort, startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
-import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
+import { startQuotecast, waitFor } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
 // The SDK (@quotecast/client, packages/client) in Node against a real nats-server and real `quotecast serve` processes,

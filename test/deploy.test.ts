@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import t from "tap";
 import { parse, parseAllDocuments } from "yaml";
-import { FEED_OPTIONS } from "../src/config/feed-config.js";
+import { FEED_OPTIONS } from "../src/simulator/feed-config.js";
 import { SERVE_DEFAULTS, SERVE_OPTIONS } from "../src/config/serve-config.js";
 import { parseTrustedProxies } from "../src/http/client-address.js";
 import { startNatsServer } from "./helpers/nats-server.js";

@@ -1,5 +1,6 @@
 import t from "tap";
-import { epochFromCreated, formatEventId, parseEventId, resumeAfter } from "../src/stream/event-id.js";
+import { epochFromCreated } from "../src/feed/quote-stream.js";
+import { formatEventId, parseEventId, resumeAfter } from "../src/stream/event-id.js";
 
 const EPOCH = "lvnsv0k5";
 

@@ -5,7 +5,7 @@ import {
   DEFAULT_NATS_URL,
   FEED_USAGE,
   parseFeedArgs,
-} from "../src/config/feed-config.js";
+} from "../src/simulator/feed-config.js";
 import { ConfigError as SharedConfigError } from "../src/config/config-error.js";
 import { DEFAULT_UNIVERSE_SIZE } from "../src/simulator/universe.js";
 

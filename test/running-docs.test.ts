@@ -1,6 +1,6 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
-import { FEED_OPTIONS } from "../src/config/feed-config.js";
+import { FEED_OPTIONS } from "../src/simulator/feed-config.js";
 import { SERVE_DEFAULTS, SERVE_OPTIONS } from "../src/config/serve-config.js";
 
 // docs/running.md names flags, variables and defaults: each must be one the code has.

@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { QUOTE_STREAM } from "../src/feed/quote-stream.js";
-import { logger } from "../src/logger.js";
+import { logger } from "../src/log/logger.js";
 import { NatsUnavailableError } from "../src/simulator/feed-connection.js";
 import { runFeed } from "../src/simulator/run-feed.js";
 import { freePort, startNatsServer } from "./helpers/nats-server.js";
@@ -95,7 +95,7 @@ t.test("simulator - SIGTERM stops the feed, drains every quote and exits 0", { s
   const { nc, seen } = await subscribeAll(t, server.url);
 
   const runFeedUrl = pathToFileURL(fileURLToPath(new URL("../src/simulator/run-feed.ts", import.meta.url))).href;
-  const loggerUrl = new URL("../src/logger.ts", import.meta.url).href;
+  const loggerUrl = new URL("../src/log/logger.ts", import.meta.url).href;
   const script = `
     const { runFeed } = await import(${JSON.stringify(runFeedUrl)});
     const { flushLogger } = await import(${JSON.stringify(loggerUrl)});

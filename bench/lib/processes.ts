@@ -5,7 +5,8 @@
 // server behind would skew the next run on the same 2 cores.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { descendants, sleep } from "../../scripts/lib/processes.mjs";
 
 /** Linux reports CPU time in clock ticks; 100 on every mainstream kernel config (getconf CLK_TCK). */
 const CLK_TCK = 100;
@@ -107,7 +108,6 @@ export function installCleanupHooks(onSignal: () => Promise<void>): void {
 }
 
 interface ProcStat {
-  ppid: number;
   /** utime + stime, in clock ticks. */
   cpuTicks: number;
   rssBytes: number;
@@ -122,30 +122,11 @@ function readStat(pid: number): ProcStat | undefined {
   }
   // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
   const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { ppid: Number(f[1]), cpuTicks: Number(f[11]) + Number(f[12]), rssBytes: Number(f[21]) * PAGE_BYTES };
+  return { cpuTicks: Number(f[11]) + Number(f[12]), rssBytes: Number(f[21]) * PAGE_BYTES };
 }
 
-/** Every live descendant of `pid` (a cluster primary's workers), found by walking ppid links. */
-export function descendants(pid: number): number[] {
-  const byParent = new Map<number, number[]>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const st = readStat(Number(name));
-    if (st === undefined) continue;
-    const list = byParent.get(st.ppid);
-    if (list === undefined) byParent.set(st.ppid, [Number(name)]);
-    else list.push(Number(name));
-  }
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const c of byParent.get(queue.shift()!) ?? []) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
-}
+// descendants() and sleep() come from the process kit shared with scripts/ and test/helpers/.
+export { descendants, sleep };
 
 /** CPU seconds and RSS of a process and all its descendants, read now. */
 export function treeUsage(pid: number): { cpuSec: number; rssBytes: number } {
@@ -165,8 +146,6 @@ export function openFileLimit(): number {
   const m = /Max open files\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"));
   return m ? Number(m[1]) : 1024;
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Busy and total CPU time of the whole machine (first line of /proc/stat), in ticks. */
 function machineTicks(): { busy: number; total: number } {

@@ -5,7 +5,7 @@
 
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { freePorts } from "../../test/helpers/nats-server.js";
+import { freePorts } from "../../scripts/lib/ports.mjs";
 import { findNginxWithNchan, writeNchanConfig } from "../baseline/nchan.js";
 import { sleep, spawnManaged, treeUsage, type Managed } from "./processes.js";
 

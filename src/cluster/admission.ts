@@ -1,3 +1,4 @@
+import type { Verdict } from "../http/admission-port.js";
 import type { RejectReason } from "../metrics/worker-metrics.js";
 
 export interface AdmissionLimits {
@@ -11,7 +12,7 @@ export interface AdmissionLimits {
   readonly minBurstPerIp?: number;
 }
 
-export type Verdict = { ok: true } | { ok: false; reason: RejectReason; retryAfterSeconds: number };
+export type { Verdict } from "../http/admission-port.js";
 
 /** A per-address bucket lets a burst of at least this many connections in at once. */
 export const MIN_BURST_PER_IP = 500;

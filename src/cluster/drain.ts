@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../log/logger.js";
 import type { Fanout } from "../stream/fanout.js";
 import { retryField } from "../stream/sse-frames.js";
 

@@ -2,7 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import { createServer, type Server } from "node:http";
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry, type PrometheusContentType } from "prom-client";
 import type { ServeConfig } from "../config/serve-config.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../log/logger.js";
 import { RestartPolicy } from "./restart-policy.js";
 import { Admission } from "./admission.js";
 import { serveAdmission } from "./admission-ipc.js";

@@ -1,4 +1,4 @@
-import type { Logger } from "../logger.js";
+import type { Logger } from "../log/logger.js";
 
 /** Counters worth a warning when they move. Read, never reset. */
 export type CounterSnapshot = Record<string, number>;

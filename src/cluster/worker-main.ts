@@ -1,6 +1,6 @@
 import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
 import type { ServeConfig } from "../config/serve-config.js";
-import { flushLogger, logger } from "../logger.js";
+import { flushLogger, logger } from "../log/logger.js";
 import { CONFIG_ENV, type WorkerMessage } from "./primary.js";
 import { startWorker } from "./worker.js";
 

@@ -2,8 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config-error.js";
-import { InvalidProxyAddressError, parseTrustedProxies } from "../http/client-address.js";
-import { DEFAULT_MAX_FEED_SYMBOLS } from "../feed/last-values.js";
+import { InvalidProxyAddressError, parseTrustedProxies } from "./trusted-proxies.js";
 
 /** Everything `quotecast serve` can be told, after flags, environment and defaults. */
 export interface ServeConfig {
@@ -86,6 +85,9 @@ export const SERVE_OPTIONS = {
   compression: { flag: "compression", env: "QUOTECAST_COMPRESSION", kind: "string", help: "off or gzip: compress /quotes for clients whose Accept-Encoding allows it" },
   maxKbps: { flag: "max-kbps", env: "QUOTECAST_MAX_KBPS", kind: "int", min: 0, max: 10_000_000, help: "bandwidth budget per connection, kbit/s: default and ceiling of maxKbps= (0: unlimited)" },
 } as const satisfies Record<keyof ServeConfig, OptionSpec>;
+
+/** Distinct feed symbols a worker keeps by default (`--max-feed-symbols`; see docs/faults.md). */
+export const DEFAULT_MAX_FEED_SYMBOLS = 100_000;
 
 export const SERVE_DEFAULTS: ServeConfig = {
   port: 8080,

@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
-import type { Logger } from "../logger.js";
-import { epochFromCreated } from "../stream/event-id.js";
-import { ensureQuoteStream, LIVE_PREFIX, QUOTE_STREAM, republishesLive } from "./quote-stream.js";
+import type { Logger } from "../log/logger.js";
+import { ensureQuoteStream, epochFromCreated, LIVE_PREFIX, QUOTE_STREAM, republishesLive } from "./quote-stream.js";
 import { QUOTES_WILDCARD } from "./symbol.js";
 import { validateQuote, type InvalidReason } from "./validate.js";
 import { streamSequence } from "./republish-header.js";

@@ -12,7 +12,7 @@ export interface LastValue {
 }
 
 /** Default of `--max-feed-symbols`: distinct symbols a worker keeps (see docs/faults.md). */
-export const DEFAULT_MAX_FEED_SYMBOLS = 100_000;
+export { DEFAULT_MAX_FEED_SYMBOLS } from "../config/serve-config.js";
 
 /** Latest quote per symbol, and how far into the stream this worker has applied updates. */
 export class LastValues {

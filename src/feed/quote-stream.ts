@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, type StreamInfo, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { QUOTES_WILDCARD } from "./symbol.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../log/logger.js";
 import { stableCreated } from "./stream-created.js";
 
 /** The JetStream stream that keeps the last quote of every `quotes.<SYMBOL>` subject. */
@@ -129,4 +129,14 @@ function clusterSize(nc: NatsConnection): number {
 function isNotFound(err: unknown): boolean {
   const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
   return e?.api_error?.err_code === 10059 || e?.code === "404" || /stream not found/i.test(e?.message ?? "");
+}
+
+/**
+ * The QUOTES stream's epoch, the first part of every event id (src/stream/event-id.ts): its creation
+ * time in milliseconds, base 36 (short, and the same everywhere). A JetStream fact, so it is read here.
+ */
+export function epochFromCreated(created: string): string {
+  const ms = Date.parse(created);
+  if (!Number.isFinite(ms)) throw new Error(`stream creation time is not a date: ${created}`);
+  return ms.toString(36);
 }

@@ -3,13 +3,13 @@ import type { AuthFailureReason } from "../auth/auth-failure.js";
 import { AuthFailure, authorize, tokenFailure, type TokenCarriers } from "../auth/authorize.js";
 import type { ExpiryWheel } from "../auth/expiry-wheel.js";
 import type { Grant, TokenVerifier } from "../auth/token-verifier.js";
-import type { Verdict } from "../cluster/admission.js";
 import type { RejectReason } from "../metrics/worker-metrics.js";
 import type { Connection } from "../stream/connection.js";
 import type { Fanout } from "../stream/fanout.js";
 import { GzipSink } from "../stream/gzip-sink.js";
 import { retryField } from "../stream/sse-frames.js";
 import { acceptsGzip } from "./accept-encoding.js";
+import type { AdmissionGate, Verdict } from "./admission-port.js";
 import { clientAddress } from "./client-address.js";
 import { corsHeaders, decideOrigin, PREFLIGHT_HEADERS, type OriginDecision } from "./cors.js";
 import { ForbiddenError, ServiceUnavailableError } from "./errors.js";
@@ -18,11 +18,7 @@ import { respond, respondError } from "./respond.js";
 import type { SubscriptionBudget } from "./subscription-budget.js";
 import { UwsSink } from "./uws-sink.js";
 
-/** Decides, for the whole server, whether a new connection may open. */
-export interface AdmissionGate {
-  admit(ip: string): Promise<Verdict>;
-  release(ip: string): void;
-}
+export type { AdmissionGate } from "./admission-port.js";
 
 export interface QuotesRouteDeps {
   readonly fanout: Fanout;

@@ -4,7 +4,7 @@ import type { InvalidReason } from "../feed/validate.js";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/auth-failure.js";
 import { INVALID_REASONS } from "../feed/validate.js";
 import type { StreamCounters } from "../stream/stream-counters.js";
-import { IMPLAUSIBLE_LATENCY_REASONS, type LatencyHistogram } from "./latency-histogram.js";
+import { IMPLAUSIBLE_LATENCY_REASONS, type LatencyHistogram } from "../stream/latency-histogram.js";
 
 /** Why a connection was refused; the `reason` label of quotecast_rejected_connections_total. */
 export type RejectReason = "max_connections" | "max_connections_per_ip" | "connect_rate" | "connect_rate_per_ip" | "draining" | "subscription_budget";

@@ -1,6 +1,6 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ensureQuoteStream } from "../feed/quote-stream.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../log/logger.js";
 
 /** No NATS server answered at the configured URLs. */
 export class NatsUnavailableError extends Error {

@@ -12,7 +12,7 @@ export const MAX_UNIVERSE_SIZE = 10_000;
  * The symbols the demo board shows when none are asked for. They head every generated
  * universe of default size or larger, so `npm start` shows live prices at once.
  */
-export const DEFAULT_SYMBOLS: readonly string[] = KNOWN_TICKERS.slice(0, 12).map((t) => t.symbol);
+export { DEFAULT_SYMBOLS } from "../config/default-symbols.js";
 
 // Fixed, not the run's `--seed`: the same `--symbols N` must name the same tickers in every
 // run, or a board left open across a feed restart would be subscribed to symbols that vanished.

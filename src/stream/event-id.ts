@@ -37,10 +37,3 @@ export function resumeAfter(id: string | undefined, epoch: string): number | nul
   if (!pos || pos.epoch !== epoch) return null;
   return pos.seq;
 }
-
-/** A stream's epoch: its creation time in milliseconds, base 36 (short, and the same everywhere). */
-export function epochFromCreated(created: string): string {
-  const ms = Date.parse(created);
-  if (!Number.isFinite(ms)) throw new Error(`stream creation time is not a date: ${created}`);
-  return ms.toString(36);
-}

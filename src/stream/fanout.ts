@@ -465,7 +465,7 @@ export class Fanout {
         frames.add(history.deltaAfter(after));
         // A member may share it if it holds the same base and not yet the latest (a
         // replacement object suits any base: its nextChange is +Infinity).
-        const limit = history.nextChange < changeNo ? history.nextChange : changeNo;
+        const limit = Math.min(history.nextChange, changeNo);
         if (limit < minChange) minChange = limit;
       } else {
         frames.add(v.bytes);

@@ -1,4 +1,4 @@
-import { LatencyHistogram, PublishLatencyHistogram } from "../metrics/latency-histogram.js";
+import { LatencyHistogram, PublishLatencyHistogram } from "./latency-histogram.js";
 
 /** What the stream core counts; plain fields so the hot path only adds numbers. */
 export class StreamCounters {

@@ -5,16 +5,16 @@
 // 127.0.0.1:4222 and never see each other's streams.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants as fsConstants, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { findNatsServer, natsServerArgs } from "../../scripts/lib/nats-binary.mjs";
+import { freePort, freePorts } from "../../scripts/lib/ports.mjs";
+import { canConnect, sleep } from "../../scripts/lib/processes.mjs";
 
-/** The shared development server; integration tests must never use it. */
-const SHARED_PORT = 4222;
 const DEFAULT_START_TIMEOUT_MS = 15_000;
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 const LOG_TAIL_BYTES = 16_384;
@@ -115,73 +115,16 @@ function installExitHook(): void {
   });
 }
 
-/** A port that was free on 127.0.0.1 a moment ago (listen on 0, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => {
-        if (port > 0 && port !== SHARED_PORT) resolve(port);
-        else freePort().then(resolve, reject);
-      });
-    });
-  });
-}
-
-/**
- * `n` different ports, none of them in `besides`, each free on 127.0.0.1 a moment ago. Two
- * freePort() calls in a row can
- * return the same port: 83 pairs in 500 here while a bench run's 28,000 connections waited in
- * TIME_WAIT, none on a quiet machine.
- */
-export async function freePorts(n: number, besides: readonly number[] = []): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < n) {
-    const port = await freePort();
-    if (!ports.includes(port) && !besides.includes(port)) ports.push(port);
-  }
-  return ports;
-}
+// Ports, the binary and TCP readiness come from the one process kit shared with scripts/ and bench/.
+export { freePort, freePorts };
 
 /** Path of the nats-server binary: PATH first, then the usual install places. */
 export function findNatsServerBinary(): string {
-  const candidates = [
-    ...(process.env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, "nats-server")),
-    "/usr/sbin/nats-server",
-    "/usr/local/bin/nats-server",
-    "/usr/bin/nats-server",
-  ];
-  for (const file of candidates) {
-    try {
-      accessSync(file, fsConstants.X_OK);
-      return file;
-    } catch {
-      /* next */
-    }
-  }
+  const binary = findNatsServer();
+  if (binary !== undefined) return binary;
   throw new NatsServerError(
     "nats-server not found on PATH nor in /usr/sbin; install it (Debian/Ubuntu: apt-get install nats-server)",
   );
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function canConnect(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host: "127.0.0.1", port });
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
 }
 
 async function withConnection<T>(url: string, timeoutMs: number, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
@@ -260,8 +203,11 @@ class ManagedNatsServer implements NatsServer {
   spawn(): void {
     if (this.cleanedUp) throw new NatsServerError(`${this.spec.serverName} was cleaned up; start a new server`);
     if (this.child) return;
-    const args = ["-a", "127.0.0.1", "-p", String(this.spec.port), "--server_name", this.spec.serverName];
-    if (this.spec.jetstream) args.push("-js", "-sd", this.spec.storeDir);
+    const args = natsServerArgs({
+      port: this.spec.port,
+      name: this.spec.serverName,
+      ...(this.spec.jetstream ? { storeDir: this.spec.storeDir } : {}),
+    });
     args.push(...this.spec.extraArgs);
     const child = spawn(this.binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;

@@ -1,8 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { fileURLToPath } from "node:url";
-import { freePort, freePorts } from "./nats-server.js";
+import { freePort, freePorts } from "../../scripts/lib/ports.mjs";
+import { childPids, sleep, waitFor } from "../../scripts/lib/processes.mjs";
 
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 
@@ -134,40 +134,8 @@ export function connectionsByPid(port: number): Map<number, number> {
   return counts;
 }
 
-/** Children of `pid`, read from /proc (Linux). */
-export function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // The command name may hold spaces: fields after its closing parenthesis are fixed.
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) out.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return out;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Poll `pred` (sync or async; a throw counts as "not yet") until it holds, or fail naming `what`. */
-export async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await pred()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+// Children of a pid, sleep and polling come from the one process kit shared with scripts/ and bench/.
+export { childPids, sleep, waitFor };
 
 /** The process (worker) holding each established connection on local `port`, by the client's port. */
 export function workerByClientPort(port: number): Map<number, number> {

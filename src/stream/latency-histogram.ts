@@ -66,6 +66,6 @@ export class PublishLatencyHistogram extends LatencyHistogram {
   override observe(seconds: number): void {
     if (seconds > MAX_PLAUSIBLE_LATENCY_S) this.implausible.too_old++;
     else if (seconds < -CLOCK_SKEW_S || Number.isNaN(seconds)) this.implausible.future++;
-    else super.observe(seconds < 0 ? 0 : seconds);
+    else super.observe(Math.max(0, seconds));
   }
 }

@@ -1,10 +1,10 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "./config-error.js";
-import { commandHelp } from "./help.js";
+import { ConfigError } from "../config/config-error.js";
+import { commandHelp } from "../config/help.js";
 import { SYMBOL_PATTERN, isSymbol } from "../feed/symbol.js";
-import { FIELD_MIXES, type FieldMix } from "../simulator/price-model.js";
-import { MAX_SEED } from "../simulator/rng.js";
-import { DEFAULT_UNIVERSE_SIZE, MAX_UNIVERSE_SIZE } from "../simulator/universe.js";
+import { FIELD_MIXES, type FieldMix } from "./price-model.js";
+import { MAX_SEED } from "./rng.js";
+import { DEFAULT_UNIVERSE_SIZE, MAX_UNIVERSE_SIZE } from "./universe.js";
 
 // One ConfigError for every command, so the CLI's single `instanceof` check (print, exit 2)
 // covers `feed` as well as `serve`.
