@@ -37,7 +37,8 @@ export function isIntegration(source) {
 export function classify(root = ROOT) {
   const unit = [];
   const integration = [];
-  for (const file of [...testFiles(join(root, "test"))].sort()) {
+  // bench/test holds the bench's pure parts (histogram, capacity rule, chart); the bench itself stays out.
+  for (const file of [...testFiles(join(root, "test")), ...testFiles(join(root, "bench", "test"))].sort()) {
     (isIntegration(readFileSync(file, "utf8")) ? integration : unit).push(relative(root, file));
   }
   return { unit, integration };
