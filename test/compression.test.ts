@@ -4,7 +4,7 @@ import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
 import { metricValue, sleep, startQuotecast, type Quotecast } from "./helpers/quotecast.js";
 import { rawRequest, RawSseClient } from "./helpers/sse-client.js";
-import { subscribe } from "../src/client/index.js";
+import { subscribe } from "@quotecast/client";
 
 // gzip streams and bandwidth budgets against a real nats-server and `quotecast serve`.
 
