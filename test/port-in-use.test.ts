@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { fileURLToPath } from "node:url";
 import { freePorts, startNatsServer, type NatsServer } from "./helpers/nats-server.js";
-import { startQuotecast } from "./helpers/quotecast.js";
+import { startQuotecast, waitFor } from "./helpers/quotecast.js";
 
 // A port in use is a configuration error: the server stops at once, exits non-zero and says so
 // in one line, so that a first-time user, systemd and Kubernetes all see a failed start instead
@@ -77,6 +77,9 @@ t.test("port-in-use - the metrics port taken: exit 1 before any worker starts", 
 t.test("port-in-use - a worker that dies after serving is still restarted", async (t) => {
   const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2"] });
   t.teardown(() => qc.stop());
+  // startQuotecast waits for one ready worker; the victim must have served, or its death is a
+  // failed start (fatal by design), not a restart.
+  await waitFor(() => qc.output().split('"msg":"worker serving"').length - 1 >= 2, 15_000, "both workers serving");
   const [victim] = qc.workerPids();
   process.kill(victim!, "SIGKILL");
   const deadline = Date.now() + 10_000;
