@@ -3,7 +3,7 @@
 //
 //   --tool cpu-prof|doctor|flame|all   (default all)
 //   --connections N (default 5000)  --rate N (default 2000)  --flush-ms N (default 50)
-//   --measure S (default 10)
+//   --measure S (default 10)  --universe N (default 200)  --per-connection N (default 20)
 //
 // cpu-prof: `node --cpu-prof` on the primary, whose execArgv the forked worker inherits,
 //   summarised here as the top functions by self time (top.txt); open the .cpuprofile in
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     rate: { type: "string", default: "2000" },
     "flush-ms": { type: "string", default: "50" },
     measure: { type: "string", default: "10" },
+    universe: { type: "string", default: "200" },
+    "per-connection": { type: "string", default: "20" },
   },
 });
 
@@ -75,8 +77,8 @@ async function main(): Promise<number> {
       connections: Number(values.connections),
       rate: Number(values.rate),
       flushMs: Number(values["flush-ms"]),
-      universe: 200,
-      perConnection: 20,
+      universe: Number(values.universe),
+      perConnection: Number(values["per-connection"]),
       slowShare: 0,
       warmupSec: 2,
       measureSec: Number(values.measure),

@@ -16,6 +16,11 @@
 //     --capacity-rate N    capacity feed rate (default 2000)
 //     --capacity-flush MS  capacity flush window (default 50)
 //     --workers2           also run quotecast with 2 workers in the matrix
+//     --ingest-rates L     ingest feed rates (default 10000,25000,50000,100000,200000)
+//     --ingest-variants L  quotecast runs per ingest rate: 1, 2 (workers, shared ingest), 2pw
+//                          (2 workers, --ingest per-worker) (default 1,2)
+//     --ingest-storage S   QUOTES stream storage in the ingest scenario: memory or file (default memory)
+//     (ingest runs only when named; --measure sets its window too, default 30 s)
 //     --no-write           print only
 //   Environment: BENCH_* equivalents are not read; flags only.
 
@@ -43,6 +48,9 @@ const { values, positionals } = parseArgs({
     "capacity-rate": { type: "string" },
     "capacity-flush": { type: "string" },
     workers2: { type: "boolean", default: false },
+    "ingest-rates": { type: "string" },
+    "ingest-variants": { type: "string" },
+    "ingest-storage": { type: "string" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -104,6 +112,13 @@ async function main(): Promise<number> {
     capacityFlushMs: one(values["capacity-flush"], 50, "capacity-flush"),
     capacitySteps: quick ? [500, 1000, 2000] : CAPACITY_STEPS,
     workers2: values.workers2!,
+    ingest: {
+      ...(values["ingest-rates"] === undefined ? {} : { rates: list(values["ingest-rates"], [], "ingest-rates") }),
+      ...(values["ingest-variants"] === undefined ? {} : { variants: values["ingest-variants"].split(",") }),
+      ...(values["ingest-storage"] === undefined ? {} : { storage: values["ingest-storage"] === "file" ? "file" : "memory" }),
+      ...(values.measure === undefined ? {} : { measureSec: one(values.measure, 30, "measure") }),
+      ...(quick ? { rates: [10_000, 50_000], measureSec: 10 } : {}),
+    },
   };
   const m = machine(findNatsServerBinary());
   const invocation = `${m.date}-${randomUUID().slice(0, 8)}`;

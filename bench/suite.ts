@@ -5,9 +5,10 @@ import { measureAllocation } from "./alloc.js";
 import { CAPACITY_STEPS, held, runCapacity } from "./capacity.js";
 import type { RunLine, TargetVerdict } from "./lib/results.js";
 import { runOne, type Figures, type RunSpec } from "./lib/run-one.js";
+import { INGEST_DEFAULTS, runIngest, type IngestOptions } from "./ingest.js";
 import type { ServerKind } from "./lib/servers.js";
 
-export const SCENARIOS = ["matrix", "alloc", "idle", "slow", "storm", "soak", "capacity"] as const;
+export const SCENARIOS = ["matrix", "alloc", "idle", "slow", "storm", "soak", "capacity", "ingest"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 export const DEFAULT_SCENARIOS: Scenario[] = ["matrix", "alloc", "idle", "slow", "storm", "soak"];
 
@@ -29,6 +30,8 @@ export interface SuiteOptions {
   readonly capacitySteps: readonly number[];
   /** Also run quotecast with 2 workers in the matrix. */
   readonly workers2: boolean;
+  /** The ingest scenario's options (bench/ingest.ts); its defaults when absent. */
+  readonly ingest?: Partial<IngestOptions>;
 }
 
 type Record = (spec: RunSpec, f: Figures) => void;
@@ -106,6 +109,10 @@ export async function runScenario(s: Scenario, o: SuiteOptions, record: Record, 
       return;
     case "soak":
       if (has("quotecast")) await attempt({ ...b, scenario: "soak", server: "quotecast", connections: Math.round(o.eventConnections / 2), extra: "soak", soakSec: o.soakSec }, record, log);
+      return;
+    case "ingest":
+      // Its own connections, universe and rates (issue 19): see bench/ingest.ts.
+      await runIngest({ ...INGEST_DEFAULTS, ...o.ingest }, record, log);
       return;
     case "capacity":
       await runCapacity({ servers: o.servers.filter((k) => k !== "node-coalescing"), steps: o.capacitySteps, base: { ...b, rate: o.capacityRate, flushMs: o.capacityFlushMs, measureSec: Math.min(o.measureSec, 8) } }, record, log);

@@ -37,6 +37,8 @@ t.test("serve-config - defaults within the contract's bounds", async (t) => {
     authHs256Secret: undefined,
     authPublicKey: undefined,
     corsOrigins: [],
+    ingest: "shared",
+    streamStorage: "file",
   });
 });
 
@@ -59,6 +61,8 @@ t.test("serve-config - environment variables are used", async (t) => {
     QUOTECAST_METRICS_PORT: "9100",
     QUOTECAST_DRAIN_MS: "2000",
     QUOTECAST_CORS_ORIGINS: "https://a.example",
+    QUOTECAST_INGEST: "per-worker",
+    QUOTECAST_STREAM_STORAGE: "memory",
   });
   t.same(cfg, {
     port: 9000,
@@ -80,7 +84,14 @@ t.test("serve-config - environment variables are used", async (t) => {
     authHs256Secret: undefined,
     authPublicKey: undefined,
     corsOrigins: ["https://a.example"],
+    ingest: "per-worker",
+    streamStorage: "memory",
   });
+});
+
+t.test("serve-config - --ingest and --stream-storage take only their words", async (t) => {
+  t.throws(() => parseServeConfig(["--ingest", "both"], {}), { name: "ConfigError", message: /--ingest takes shared or per-worker, got "both"/ });
+  t.throws(() => parseServeConfig([], { QUOTECAST_STREAM_STORAGE: "ram" }), { name: "ConfigError", message: /--stream-storage takes file or memory, got "ram"/ });
 });
 
 t.test("serve-config - a flag beats its environment variable", async (t) => {

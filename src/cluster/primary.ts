@@ -6,6 +6,7 @@ import type { Logger } from "../logger.js";
 import { RestartPolicy } from "./restart-policy.js";
 import { Admission } from "./admission.js";
 import { serveAdmission } from "./admission-ipc.js";
+import { NodeIngest } from "../feed/node-ingest.js";
 
 /** The environment variable that hands the parsed configuration to each worker. */
 export const CONFIG_ENV = "QUOTECAST_WORKER_CONFIG";
@@ -25,6 +26,12 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   new Gauge({ name: "quotecast_workers", help: "Worker processes alive", registers: [own], collect() { this.set(Object.keys(cluster.workers ?? {}).length); } });
   new Gauge({ name: "quotecast_max_connections", help: "The --max-connections cap (whole server)", registers: [own], collect() { this.set(cfg.maxConnections); } });
   serveAdmission(new Admission(cfg));
+  // One NATS reader for the node's workers (docs/ingest.md); started before the workers so that
+  // their first hello finds it.
+  const shared = cfg.ingest === "shared"
+    ? new NodeIngest({ servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamStorage: cfg.streamStorage }, log.child({ component: "ingest" }))
+    : null;
+  shared?.start();
   let stopping = false;
   let metricsServer: Server | null = null;
 
@@ -40,7 +47,8 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
         log.info({ worker: worker.id, code, signal }, "worker stopped");
         if (Object.keys(cluster.workers ?? {}).length === 0) {
           metricsServer?.close();
-          resolve(0);
+          // The workers drained with the shared ingest still feeding them; now it may go.
+          void (shared?.stop() ?? Promise.resolve()).catch(() => undefined).then(() => resolve(0));
         }
         return;
       }

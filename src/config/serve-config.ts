@@ -23,7 +23,16 @@ export interface ServeConfig {
   readonly authHs256Secret: string | undefined;
   readonly authPublicKey: string | undefined;
   readonly corsOrigins: readonly string[];
+  /** `shared`: the primary reads NATS once for all workers; `per-worker`: each worker reads it (docs/ingest.md). */
+  readonly ingest: IngestMode;
+  /** Storage of the QUOTES stream when this process creates it: `file` (survives a NATS restart) or `memory` (about twice the rate). */
+  readonly streamStorage: StreamStorage;
 }
+
+export const INGEST_MODES = ["shared", "per-worker"] as const;
+export type IngestMode = (typeof INGEST_MODES)[number];
+export const STREAM_STORAGES = ["file", "memory"] as const;
+export type StreamStorage = (typeof STREAM_STORAGES)[number];
 
 type Kind = "int" | "string" | "list";
 interface OptionSpec {
@@ -56,6 +65,8 @@ export const SERVE_OPTIONS = {
   authHs256Secret: { flag: "auth-hs256-secret", env: "QUOTECAST_AUTH_HS256_SECRET", kind: "string", help: "HS256 token secret (turns authentication on)" },
   authPublicKey: { flag: "auth-public-key", env: "QUOTECAST_AUTH_PUBLIC_KEY", kind: "string", help: "PEM or JWKS file for RS256/EdDSA tokens (turns authentication on)" },
   corsOrigins: { flag: "cors-origins", env: "QUOTECAST_CORS_ORIGINS", kind: "list", help: "origins allowed to subscribe from a browser" },
+  ingest: { flag: "ingest", env: "QUOTECAST_INGEST", kind: "string", help: "shared (the primary reads NATS once for all workers) or per-worker" },
+  streamStorage: { flag: "stream-storage", env: "QUOTECAST_STREAM_STORAGE", kind: "string", help: "QUOTES stream storage when created here: file or memory (faster, lost when NATS restarts)" },
 } as const satisfies Record<keyof ServeConfig, OptionSpec>;
 
 export const SERVE_DEFAULTS: ServeConfig = {
@@ -78,6 +89,8 @@ export const SERVE_DEFAULTS: ServeConfig = {
   authHs256Secret: undefined,
   authPublicKey: undefined,
   corsOrigins: [],
+  ingest: "shared",
+  streamStorage: "file",
 };
 
 /** Flags win over environment variables, which win over defaults. Throws ConfigError. */
@@ -109,6 +122,12 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   if (cfg.corsOrigins.some((o) => o !== "*" && !/^https?:\/\/[^/\s]+$/i.test(o))) {
     throw new ConfigError(`--cors-origins takes exact origins such as https://app.example.com (scheme, host, optional port; no path), or *; got ${JSON.stringify(cfg.corsOrigins.join(","))}`);
+  }
+  if (!(INGEST_MODES as readonly string[]).includes(cfg.ingest)) {
+    throw new ConfigError(`--ingest takes ${INGEST_MODES.join(" or ")}, got ${JSON.stringify(cfg.ingest)}`);
+  }
+  if (!(STREAM_STORAGES as readonly string[]).includes(cfg.streamStorage)) {
+    throw new ConfigError(`--stream-storage takes ${STREAM_STORAGES.join(" or ")}, got ${JSON.stringify(cfg.streamStorage)}`);
   }
   if (cfg.metricsPort !== 0 && cfg.metricsPort === cfg.port) {
     throw new ConfigError(`--metrics-port ${cfg.metricsPort} is the same as --port: choose another`);

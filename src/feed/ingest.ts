@@ -23,6 +23,8 @@ export interface IngestOptions {
   readonly servers: readonly string[];
   readonly maxQuoteBytes: number;
   readonly name: string;
+  /** Storage of the QUOTES stream if this ingest creates it (default file). */
+  readonly streamStorage?: "file" | "memory";
 }
 
 /** Catch-ups read again, at most, when they end short of the stream leader's last sequence. */
@@ -139,7 +141,7 @@ export class FeedIngest {
     const old = this.#catchUp;
     this.#catchUp = null;
     await old?.close().catch(() => undefined);
-    const info = await this.#retry("set up the quote stream", () => ensureQuoteStream(nc, this.#log));
+    const info = await this.#retry("set up the quote stream", () => ensureQuoteStream(nc, this.#log, this.#opts.streamStorage));
     if (info === null || generation !== this.#generation) return;
     const epoch = epochFromCreated(info.created);
     if (this.#epoch !== null && epoch !== this.#epoch) {
