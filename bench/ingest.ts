@@ -10,8 +10,11 @@
 // a growing age), every final value delivered, and the CPU of quotecast, nats-server and the
 // publisher. Client and servers share the machine's cores.
 
+import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { connect } from "@nats-io/transport-node";
+import { fileURLToPath } from "node:url";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { startNatsServer } from "../test/helpers/nats-server.js";
 import { LatencyHistogram } from "./loadgen/histogram.js";
 import { countingTotals, startCountingSubscriber } from "./ingest-probe.js";
@@ -50,6 +53,20 @@ export const INGEST_DEFAULTS: IngestOptions = {
 };
 
 const SLICE_SEC = 5;
+
+/** The QUOTES stream's last sequence: how many quotes NATS stored, whoever published them. */
+async function lastSeq(nc: NatsConnection): Promise<number> {
+  return (await (await jetstreamManager(nc)).streams.info("QUOTES")).state.last_seq;
+}
+
+/** quotes_received_total over the workers; retried, since the primary's aggregation can time out on a loaded machine. */
+async function receivedTotal(server: BenchServer): Promise<number> {
+  for (let i = 0; ; i++) {
+    const text = await server.metricsText().catch(() => "");
+    if (text.includes("quotecast_quotes_received_total") || i >= 5) return metric(text, "quotecast_quotes_received_total");
+    await sleep(200);
+  }
+}
 
 type Record = (spec: RunSpec, f: Figures) => void;
 
@@ -91,25 +108,31 @@ async function quotecastRun(rate: number, variant: string, o: IngestOptions, log
       maxConnections: o.connections + 1000,
       env: { QUOTECAST_INGEST: mode, QUOTECAST_STREAM_STORAGE: o.storage },
     });
-    lg = await LoadGenerator.start(server.port, subscriptionPaths(o.connections, o.perConnection, o.universe), { slowShare: 0, openOn: "snapshot" });
-    const open = await lg.open(100);
-    f.opened = open.opened;
+    if (o.connections > 0) {
+      lg = await LoadGenerator.start(server.port, subscriptionPaths(o.connections, o.perConnection, o.universe), { slowShare: 0, openOn: "snapshot" });
+      f.opened = (await lg.open(100)).opened;
+    }
     pub = await Publisher.start("nats", nats.url, rate, o.universe);
     await sleep(o.warmupSec * 1000);
     const srv = server;
-    const counters = async () => {
-      const text = await srv.metricsText();
-      return metric(text, "quotecast_quotes_received_total");
-    };
+    const nc = await connect({ servers: nats.url });
+    const none = async (): Promise<LoadTotals> => ({ events: 0, quotes: 0, bytes: 0, snapshots: 0, heartbeats: 0, dropped: 0, open: 0, cpuSec: 0, latency: new LatencyHistogram() });
     const win = await measureWindow(
-      () => lg!.mark(),
-      () => lg!.totals(),
+      () => lg?.mark() ?? none(),
+      () => lg?.totals() ?? none(),
       { server: () => srv.usage().cpuSec, nats: () => treeUsage(nats.pid!).cpuSec, publisher: () => treeUsage(pub!.pid).cpuSec },
-      counters,
+      () => receivedTotal(srv),
+      () => lastSeq(nc),
       o.measureSec,
-    );
+    ).finally(() => nc.close());
     Object.assign(f, win.figures);
     f.ingestedPerSec = round(win.counted / win.sec / workers, 0);
+    if (lg === undefined) {
+      f.publishRate = round((await pub.stop()).published / (o.warmupSec + win.sec), 0);
+      pub = undefined;
+      f.finalsOk = null;
+      return f;
+    }
     // Final values: each connection must end up holding the last seq of each of its symbols.
     await lg.verify();
     await sleep(Math.max(600, (1000 * o.universe) / rate + 300));
@@ -158,6 +181,7 @@ async function ceilingRun(rate: number, o: IngestOptions): Promise<Figures> {
       () => asTotals("totals"),
       { server: () => treeUsage(s.pid!).cpuSec, nats: () => treeUsage(nats.pid!).cpuSec, publisher: () => treeUsage(pub!.pid).cpuSec },
       async () => (await countingTotals(s, "totals")).received,
+      () => lastSeq(nc),
       o.measureSec,
     );
     Object.assign(f, win.figures);
@@ -184,6 +208,7 @@ async function measureWindow(
   totals: () => Promise<LoadTotals>,
   cpu: { server: () => number; nats: () => number; publisher: () => number },
   count: () => Promise<number>,
+  stored: () => Promise<number>,
   measureSec: number,
 ): Promise<{ figures: Figures; counted: number; sec: number }> {
   const all = new LatencyHistogram();
@@ -191,6 +216,7 @@ async function measureWindow(
   const sliceP99: number[] = [];
   const c0 = { server: cpu.server(), nats: cpu.nats(), publisher: cpu.publisher() };
   const n0 = await count();
+  const st0 = await stored();
   const busy = machineBusy();
   const t0 = performance.now();
   let base = await mark();
@@ -209,7 +235,11 @@ async function measureWindow(
   }
   const sec = (performance.now() - t0) / 1000;
   const counted = (await count()) - n0;
+  const storedN = (await stored()) - st0;
+  const c1 = { server: cpu.server(), nats: cpu.nats(), publisher: cpu.publisher() };
   const pct = (a: number, b: number) => round((100 * (b - a)) / sec, 1);
+  // CPU per quote NATS stored: what a design costs, less sensitive than rates to what else runs.
+  const usPer = (a: number, b: number) => (storedN > 0 ? round((1e6 * (b - a)) / storedN, 1) : NaN);
   return {
     sec,
     counted,
@@ -222,9 +252,13 @@ async function measureWindow(
       sliceP50Ms: sliceP50.join("/"),
       sliceP99Ms: sliceP99.join("/"),
       ageGrowthMsPerSec: round(slopePerSec(sliceP50.filter((x) => Number.isFinite(x)), SLICE_SEC), 1),
-      serverCpuPct: pct(c0.server, cpu.server()),
-      natsCpuPct: pct(c0.nats, cpu.nats()),
-      publisherCpuPct: pct(c0.publisher, cpu.publisher()),
+      storedPerSec: round(storedN / sec, 0),
+      serverCpuPct: pct(c0.server, c1.server),
+      natsCpuPct: pct(c0.nats, c1.nats),
+      publisherCpuPct: pct(c0.publisher, c1.publisher),
+      serverUsPerQuote: usPer(c0.server, c1.server),
+      natsUsPerQuote: usPer(c0.nats, c1.nats),
+      publisherUsPerQuote: usPer(c0.publisher, c1.publisher),
       machineBusyPct: round(busy(), 1),
       load1: round(loadavg()[0] ?? 0, 2),
     },
@@ -247,6 +281,10 @@ export async function runIngest(o: IngestOptions, record: Record, log: (s: strin
     workers,
     concurrency: 100,
   });
+  // Every run's figures, also kept on their own (the runner writes runs.jsonl only without --no-write).
+  const stamp = new Date().toISOString().slice(0, 16).replace(":", "-");
+  const out = fileURLToPath(new URL(`../../../bench/results/${stamp}-ingest.json`, import.meta.url));
+  const lines: { spec: RunSpec; figures: Figures }[] = [];
   for (const rate of o.rates) {
     const runs: [string, () => Promise<Figures>, RunSpec][] = o.variants.map((v) => [`quotecast ${v}`, () => quotecastRun(rate, v, o, log), spec("quotecast", rate, v.startsWith("2") ? 2 : 1)]);
     if (o.ceiling) runs.push(["counting subscriber", () => ceilingRun(rate, o), spec("ceiling", rate, 0)]);
@@ -262,9 +300,11 @@ export async function runIngest(o: IngestOptions, record: Record, log: (s: strin
       log(
         f.error !== undefined
           ? `    failed: ${f.error}`
-          : `    published ${f.publishRate}/s, taken in ${f.ingestedPerSec}/s, delivered ${f.deliveredPerSec} q/s, p50 ${f.p50Ms} p99 ${f.p99Ms} ms, age p50 by 5 s ${f.sliceP50Ms} (${f.ageGrowthMsPerSec} ms/s), CPU server ${f.serverCpuPct}% NATS ${f.natsCpuPct}% publisher ${f.publisherCpuPct}%, machine ${f.machineBusyPct}%, finals ${f.finalsOk === null ? "n/a" : `${f.finalsCurrent}/${f.finalsTotal}`}${f.held ? ", held" : ""}`,
+          : `    published ${f.publishRate}/s, stored ${f.storedPerSec}/s, taken in ${f.ingestedPerSec}/s, delivered ${f.deliveredPerSec} q/s, p50 ${f.p50Ms} p99 ${f.p99Ms} ms, age p50 by 5 s ${f.sliceP50Ms} (${f.ageGrowthMsPerSec} ms/s), CPU server ${f.serverCpuPct}% NATS ${f.natsCpuPct}% publisher ${f.publisherCpuPct}% (µs per stored quote ${f.serverUsPerQuote} / ${f.natsUsPerQuote} / ${f.publisherUsPerQuote}), machine ${f.machineBusyPct}%, finals ${f.finalsOk === null ? "n/a" : `${f.finalsCurrent}/${f.finalsTotal}`}${f.held ? ", held" : ""}`,
       );
       record(s, f);
+      lines.push({ spec: s, figures: f });
+      writeFileSync(out, JSON.stringify({ load1AtStart: loadavg()[0], options: o, runs: lines }, null, 1) + "\n");
     }
   }
 }
