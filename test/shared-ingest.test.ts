@@ -74,3 +74,56 @@ t.test("shared ingest - an unknown record is a typed error, not a wrong state", 
   const r = replica();
   t.throws(() => applyRecords([99, "x"], r.target), IngestRecordError);
 });
+
+// Integration: a real nats-server and quotecast with two workers fed by the node's one ingest.
+t.test("shared ingest - two workers, one NATS reader: same ids on both, resume across them, a restarted worker gets the state", { timeout: 60_000 }, async (t) => {
+  const { startNatsServer } = await import("./helpers/nats-server.js");
+  const { TestPublisher } = await import("./helpers/publisher.js");
+  const { metricValue, startQuotecast, waitFor } = await import("./helpers/quotecast.js");
+  const { RawSseClient } = await import("./helpers/sse-client.js");
+  const nats = await startNatsServer();
+  t.teardown(() => nats.cleanup());
+  const pub = await TestPublisher.connect(nats.url);
+  t.teardown(() => pub.close());
+  const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2"] });
+  t.teardown(() => qc.stop());
+  await waitFor(async () => metricValue(await qc.metrics(), "quotecast_nats_connected") === 2, 10_000, "two ready workers");
+  t.equal(qc.output().split('"msg":"connected to NATS"').length - 1, 1, "one NATS connection for the node, not one per worker");
+
+  const syms = ["SHA", "SHB", "SHC"];
+  for (let i = 0; i < 50; i++) for (const s of syms) pub.quote(s);
+  const last = pub.quote("SHA");
+  await pub.flush();
+  const open = async (n: number) => {
+    const cs = Array.from({ length: n }, () => RawSseClient.open(qc.port, `/quotes?symbols=${syms.join(",")}`));
+    t.teardown(() => cs.forEach((c) => c.close()));
+    for (const c of cs) await c.waitFor(() => c.events.length >= 1 && c.snapshot().some((q) => q.sym === "SHA" && q.seq === last.seq), 5000, "a current snapshot");
+    return cs;
+  };
+  // SO_REUSEPORT spreads a dozen connections over both workers.
+  const clients = await open(12);
+  const ids = new Set(clients.map((c) => c.lastId()));
+  t.equal(ids.size, 1, `every snapshot has the same id, whichever worker sent it (${[...ids].join(", ")})`);
+  t.same(clients[0]!.snapshot().map((q) => q.sym).sort(), syms, "every symbol in the snapshot");
+
+  // Resume on any worker: only what changed after the id.
+  const id = clients[0]!.lastId()!;
+  const next = pub.quote("SHB");
+  await pub.flush();
+  await clients[0]!.waitFor(() => clients[0]!.quotes().some((e) => e.quotes.some((q) => q.seq === next.seq)), 5000, "the live quote");
+  const resumed = Array.from({ length: 8 }, () => RawSseClient.open(qc.port, `/quotes?symbols=${syms.join(",")}&lastEventId=${encodeURIComponent(id)}`));
+  t.teardown(() => resumed.forEach((c) => c.close()));
+  for (const c of resumed) {
+    await c.waitFor(() => c.events.length >= 1, 5000, "a resume snapshot");
+    t.same(c.snapshot().map((q) => [q.sym, q.seq]), [["SHB", next.seq]], "exactly what changed after the id");
+  }
+
+  // A worker that dies is replaced, and its successor starts from the node's state.
+  const [victim] = qc.workerPids();
+  process.kill(victim!, "SIGKILL");
+  await waitFor(() => qc.workerPids().length === 2 && !qc.workerPids().includes(victim!), 10_000, "a replacement worker");
+  await waitFor(async () => metricValue(await qc.metrics().catch(() => ""), "quotecast_nats_connected") === 2, 10_000, "the replacement ready");
+  const after = await open(12);
+  t.equal(new Set(after.map((c) => c.lastId())).size, 1, "the replacement's ids match the other worker's");
+  t.ok(after.every((c) => c.snapshot().length === syms.length), "full snapshots from both");
+});
