@@ -25,7 +25,8 @@ export interface ProbeOptions {
   readonly publisher: "bench" | "feed";
   readonly rate: number;
   readonly universe: number;
-  readonly storage: StreamStorage;
+  /** "none": no QUOTES stream, core NATS only (what the publisher alone reaches). */
+  readonly storage: StreamStorage | "none";
   readonly subject: "live" | "core";
   readonly subscribers: number;
   readonly warmupSec: number;
@@ -80,9 +81,9 @@ export async function probe(o: ProbeOptions): Promise<ProbeFigures> {
   const subs: ChildProcess[] = [];
   let pub: { pid: number; stop: () => Promise<unknown> } | undefined;
   try {
-    await createBenchStream(nc, o.storage);
+    if (o.storage !== "none") await createBenchStream(nc, o.storage);
     const jsm = await jetstreamManager(nc);
-    const lastSeq = async () => (await jsm.streams.info("QUOTES")).state.last_seq;
+    const lastSeq = async () => (o.storage === "none" ? 0 : (await jsm.streams.info("QUOTES")).state.last_seq);
     // Counts what NATS accepted, whatever the stream does with it.
     let corePublished = 0;
     nc.subscribe("quotes.>", { callback: () => void corePublished++ });
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
       publisher: values.publisher as "bench" | "feed",
       rate,
       universe: Number(values.universe),
-      storage: values.storage as StreamStorage,
+      storage: values.storage as StreamStorage | "none",
       subject: values.subject as "live" | "core",
       subscribers: Number(values.subscribers),
       warmupSec: 2,
