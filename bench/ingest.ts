@@ -240,10 +240,12 @@ async function measureWindow(
     events += t.events - base.events;
     base = await mark();
   }
+  // CPU and the stream first: the received counter comes from the primary's metrics, which can
+  // take seconds to answer on a loaded machine, and those seconds are not the window's.
+  const c1 = { server: cpu.server(), nats: cpu.nats(), publisher: cpu.publisher() };
+  const storedN = (await stored()) - st0;
   const sec = (performance.now() - t0) / 1000;
   const counted = (await count()) - n0;
-  const storedN = (await stored()) - st0;
-  const c1 = { server: cpu.server(), nats: cpu.nats(), publisher: cpu.publisher() };
   const pct = (a: number, b: number) => round((100 * (b - a)) / sec, 1);
   // CPU per quote NATS stored: what a design costs, less sensitive than rates to what else runs.
   const usPer = (a: number, b: number) => (storedN > 0 ? round((1e6 * (b - a)) / storedN, 1) : NaN);
