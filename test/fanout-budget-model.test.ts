@@ -352,3 +352,33 @@ t.test("fanout-budget-model - the model's checks fire", async (t) => {
   gz.write(zlib.deflateRawSync(Buffer.from('id: m-1\nevent: quotes\ndata: [{"sym":"A","seq":1}]\n\n')).subarray(0, 5));
   t.match(gz.problems.join("\n"), /does not decompress on its own/, "a truncated block is caught");
 });
+
+t.test("fanout-budget-model - owed members of a group around a budgeted one get their own frame", async (t) => {
+  // Members X, Y (1 kbit/s), Z of one group. A heartbeat congests X and Z; the group's frame of
+  // A and B then leaves all three owed, in the order Z, Y, X (Y cannot afford it: its full
+  // bucket sends it A alone). Once X and Z drain and Y's bucket is full again, Z gets its own
+  // frame of A and B, Y one of B, and X may share Z's frame only if Y's, built between them in
+  // the same buffer, has not replaced it (X got Y's B alone, and never A). The random histories
+  // above did not reach this order.
+  const open = (kbps: number, delta = false) => ({ kind: "open", symbols: ["A", "B"], intervalMs: 50, kbps, gzip: false, delta }) as const;
+  const quote = (sym: string) => ({ kind: "quote", sym, fields: { a: 1, b: null, c: null, venue: true } }) as const;
+  const tick = (advance: number) => ({ kind: "tick", advance, frames: null }) as const;
+  for (const delta of [false, true]) {
+    const problems = run([
+      open(0, delta),
+      open(1, delta),
+      open(0, delta),
+      tick(1000),
+      { kind: "congest", who: 0 },
+      { kind: "congest", who: 2 },
+      { kind: "heartbeat" },
+      quote("A"),
+      quote("B"),
+      tick(1000),
+      { kind: "writable", who: 0 },
+      { kind: "writable", who: 2 },
+      tick(1600),
+    ]);
+    t.same(problems, [], delta ? "delta members" : "full members");
+  }
+});
