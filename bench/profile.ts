@@ -5,6 +5,7 @@
 //   --connections N (default 5000)  --rate N (default 2000)  --flush-ms N (default 50)
 //   --measure S (default 10)  --mode full|delta (default full; bench/lib/modes.ts)
 //   --shared-lists N (default 0: each connection its own symbols; N: one of N shared lists)
+//   --measure S (default 10)  --universe N (default 200)  --per-connection N (default 20)
 //
 // cpu-prof: `node --cpu-prof` on the primary, whose execArgv the forked worker inherits,
 //   summarised here as the top functions by self time (top.txt); open the .cpuprofile in
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     measure: { type: "string", default: "10" },
     mode: { type: "string", default: "full" },
     "shared-lists": { type: "string", default: "0" },
+    universe: { type: "string", default: "200" },
+    "per-connection": { type: "string", default: "20" },
   },
 });
 
@@ -79,8 +82,8 @@ async function main(): Promise<number> {
       connections: Number(values.connections),
       rate: Number(values.rate),
       flushMs: Number(values["flush-ms"]),
-      universe: 200,
-      perConnection: 20,
+      universe: Number(values.universe),
+      perConnection: Number(values["per-connection"]),
       slowShare: 0,
       warmupSec: 2,
       measureSec: Number(values.measure),

@@ -20,6 +20,12 @@
 //                          full,delta; see bench/lib/modes.ts)
 //     --mix M              the publisher's quotes: market (default) or every-field
 //     --bandwidth-connections N  connections in the bandwidth scenario (default 5000)
+//     --ingest-rates L     ingest feed rates (default 10000,25000,50000,100000,200000)
+//     --ingest-variants L  quotecast runs per ingest rate: 1, 2 (workers, shared ingest), 2pw
+//                          (2 workers, --ingest per-worker) (default 1,2)
+//     --ingest-connections N  SSE connections in the ingest scenario (default 1000; 0: ingest alone)
+//     --ingest-storage S   QUOTES stream storage in the ingest scenario: memory or file (default memory)
+//     (ingest runs only when named; --measure sets its window too, default 30 s)
 //     --no-write           print only
 //   Environment: BENCH_* equivalents are not read; flags only.
 
@@ -51,6 +57,10 @@ const { values, positionals } = parseArgs({
     modes: { type: "string", default: "full,delta" },
     mix: { type: "string", default: "market" },
     "bandwidth-connections": { type: "string" },
+    "ingest-rates": { type: "string" },
+    "ingest-variants": { type: "string" },
+    "ingest-storage": { type: "string" },
+    "ingest-connections": { type: "string" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -120,6 +130,14 @@ async function main(): Promise<number> {
     modes: parseModes(values.modes!),
     mix: parseMix(values.mix!),
     bandwidthConnections: one(values["bandwidth-connections"], quick ? 1000 : 5000, "bandwidth-connections"),
+    ingest: {
+      ...(values["ingest-rates"] === undefined ? {} : { rates: list(values["ingest-rates"], [], "ingest-rates") }),
+      ...(values["ingest-variants"] === undefined ? {} : { variants: values["ingest-variants"].split(",") }),
+      ...(values["ingest-connections"] === undefined ? {} : { connections: Number(values["ingest-connections"]) }),
+      ...(values["ingest-storage"] === undefined ? {} : { storage: values["ingest-storage"] === "file" ? "file" : "memory" }),
+      ...(values.measure === undefined ? {} : { measureSec: one(values.measure, 30, "measure") }),
+      ...(quick ? { rates: [10_000, 50_000], measureSec: 10 } : {}),
+    },
   };
   const m = machine(findNatsServerBinary());
   const invocation = `${m.date}-${randomUUID().slice(0, 8)}`;

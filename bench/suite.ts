@@ -5,10 +5,11 @@ import { measureAllocation } from "./alloc.js";
 import { CAPACITY_STEPS, held, runCapacity } from "./capacity.js";
 import type { RunLine, TargetVerdict } from "./lib/results.js";
 import { runOne, type Figures, type RunSpec } from "./lib/run-one.js";
+import { INGEST_DEFAULTS, runIngest, type IngestOptions } from "./ingest.js";
 import type { BenchMode } from "./lib/modes.js";
 import type { ServerKind } from "./lib/servers.js";
 
-export const SCENARIOS = ["matrix", "alloc", "idle", "slow", "storm", "soak", "bandwidth", "capacity"] as const;
+export const SCENARIOS = ["matrix", "alloc", "idle", "slow", "storm", "soak", "bandwidth", "capacity", "ingest"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 export const DEFAULT_SCENARIOS: Scenario[] = ["matrix", "alloc", "idle", "slow", "storm", "soak", "bandwidth"];
 
@@ -36,6 +37,8 @@ export interface SuiteOptions {
   readonly mix: "market" | "every-field";
   /** Connections of the bandwidth scenario (default 5,000). */
   readonly bandwidthConnections: number;
+  /** The ingest scenario's options (bench/ingest.ts); its defaults when absent. */
+  readonly ingest?: Partial<IngestOptions>;
 }
 
 type Record = (spec: RunSpec, f: Figures) => void;
@@ -130,6 +133,10 @@ export async function runScenario(s: Scenario, o: SuiteOptions, record: Record, 
         if (has("ceiling")) await attempt({ ...spec, server: "ceiling" }, record, log);
         if (has("quotecast")) for (const mode of o.modes) await attempt({ ...spec, server: "quotecast", mode }, record, log);
       }
+      return;
+    case "ingest":
+      // Its own connections, universe and rates (issue 19): see bench/ingest.ts.
+      await runIngest({ ...INGEST_DEFAULTS, ...o.ingest }, record, log);
       return;
     case "capacity":
       await runCapacity({ servers: o.servers.filter((k) => k !== "node-coalescing"), steps: o.capacitySteps, base: { ...b, rate: o.capacityRate, flushMs: o.capacityFlushMs, measureSec: Math.min(o.measureSec, 8) } }, record, log);

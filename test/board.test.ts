@@ -2,7 +2,7 @@ import t, { type Test } from "tap";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type ConsoleMessage, type Page } from "playwright-core";
-import { findChromium } from "./helpers/chromium.js";
+import { CHROMIUM_ARGS, chromiumForTest } from "./helpers/chromium.js";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
 import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
@@ -10,17 +10,10 @@ import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js"
 // The board (`GET /`) in Debian's headless Chromium against a real nats-server and `quotecast serve`.
 
 const ARTIFACTS = fileURLToPath(new URL("./artifacts/", import.meta.url));
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ARGS = ["--flush-ms", "20"];
-// Found on PATH or installed (root on Debian); else the tests are skipped with how to install it,
-// or fail when QUOTECAST_REQUIRE_CHROMIUM=1 (.ci/run).
-const chromiumLookup = findChromium();
-if (chromiumLookup.path === undefined) {
-  if (process.env.QUOTECAST_REQUIRE_CHROMIUM === "1" || process.env.QUOTECAST_CHROMIUM) throw new Error(chromiumLookup.how);
-  t.plan(0, chromiumLookup.how);
-  process.exit(0);
-}
-const CHROMIUM = chromiumLookup.path;
+// Found on PATH or installed (root on Debian); else skipped with how to install it, or a failure
+// where a browser is required (.ci/run).
+const CHROMIUM = chromiumForTest(t);
 
 let nats: NatsServer;
 let pub: TestPublisher;

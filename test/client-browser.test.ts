@@ -1,8 +1,8 @@
 import t from "tap";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { CHROMIUM_ARGS, chromiumForTest } from "./helpers/chromium.js";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
 import { metricValue, sleep, startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
@@ -12,8 +12,7 @@ import { metricValue, sleep, startQuotecast, waitFor, type Quotecast } from "./h
 // printed as test comments (`# ...`).
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const CHROMIUM = chromiumForTest(t);
 
 let nats: NatsServer;
 let pub: TestPublisher;
@@ -21,7 +20,6 @@ let qc: Quotecast;
 let browser: Browser;
 
 t.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run installs it)`);
   nats = await startNatsServer();
   pub = await TestPublisher.connect(nats.url);
   qc = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "20"] });

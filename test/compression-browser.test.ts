@@ -1,6 +1,6 @@
 import t from "tap";
-import { existsSync } from "node:fs";
 import { chromium, type Browser, type Response } from "playwright-core";
+import { CHROMIUM_ARGS, chromiumForTest } from "./helpers/chromium.js";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
 import { startQuotecast, type Quotecast } from "./helpers/quotecast.js";
@@ -8,8 +8,7 @@ import { startQuotecast, type Quotecast } from "./helpers/quotecast.js";
 // A browser's own EventSource on a gzip stream (Debian's headless Chromium, real nats-server and
 // quotecast): each event must reach the page when it is written, not when more bytes follow.
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const CHROMIUM = chromiumForTest(t);
 
 let nats: NatsServer;
 let pub: TestPublisher;
@@ -17,7 +16,6 @@ let qc: Quotecast;
 let browser: Browser;
 
 t.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`this test needs Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium`);
   nats = await startNatsServer();
   pub = await TestPublisher.connect(nats.url);
   qc = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "50", "--compression", "gzip"] });

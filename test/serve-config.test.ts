@@ -46,6 +46,8 @@ t.test("serve-config - defaults within the contract's bounds", async (t) => {
     natsPassword: undefined,
     compression: "off",
     maxKbps: 0,
+    ingest: "per-worker",
+    streamStorage: "file",
   });
 });
 
@@ -74,6 +76,8 @@ t.test("serve-config - environment variables are used", async (t) => {
     QUOTECAST_MAX_FEED_SYMBOLS: "5000",
     QUOTECAST_COMPRESSION: "gzip",
     QUOTECAST_MAX_KBPS: "256",
+    QUOTECAST_INGEST: "shared",
+    QUOTECAST_STREAM_STORAGE: "memory",
   });
   t.same(cfg, {
     port: 9000,
@@ -104,6 +108,8 @@ t.test("serve-config - environment variables are used", async (t) => {
     natsPassword: undefined,
     compression: "gzip",
     maxKbps: 256,
+    ingest: "shared",
+    streamStorage: "memory",
   });
 });
 

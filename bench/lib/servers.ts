@@ -38,6 +38,8 @@ export interface BenchServer {
   heapUsed(): Promise<number | undefined>;
   /** quotecast: flush ticks so far, their total seconds, and how many took longer than `overSec` (a histogram bound). */
   ticks(overSec: number): Promise<{ count: number; sec: number; over: number } | undefined>;
+  /** quotecast: its Prometheus text ("" for the others). */
+  metricsText(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -120,6 +122,10 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
       const bucket = `quotecast_flush_duration_seconds_bucket{le="${overSec}"}`;
       const over = text.includes(bucket) ? count - metric(text, bucket) : Number.NaN;
       return { count, sec: metric(text, "quotecast_flush_duration_seconds_sum"), over };
+    },
+    async metricsText() {
+      if (kind !== "quotecast" || o.standalone) return "";
+      return (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     },
     stop: () => proc.stop(o.stopGraceMs, o.wrap !== undefined),
   };

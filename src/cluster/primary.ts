@@ -6,6 +6,7 @@ import type { Logger } from "../log/logger.js";
 import { RestartPolicy } from "./restart-policy.js";
 import { Admission } from "./admission.js";
 import { serveAdmission } from "./admission-ipc.js";
+import { NodeIngest } from "../feed/node-ingest.js";
 
 /** The environment variable that hands the parsed configuration to each worker. */
 export const CONFIG_ENV = "QUOTECAST_WORKER_CONFIG";
@@ -28,6 +29,12 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   new Gauge({ name: "quotecast_workers", help: "Worker processes alive", registers: [own], collect() { this.set(Object.keys(cluster.workers ?? {}).length); } });
   new Gauge({ name: "quotecast_max_connections", help: "The --max-connections cap (whole server)", registers: [own], collect() { this.set(cfg.maxConnections); } });
   serveAdmission(new Admission(cfg));
+  // One NATS reader for the node's workers (docs/ingest.md); started before the workers so that
+  // their first hello finds it.
+  const shared = cfg.ingest === "shared"
+    ? new NodeIngest({ servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, streamStorage: cfg.streamStorage, user: cfg.natsUser, pass: cfg.natsPassword }, log.child({ component: "ingest" }))
+    : null;
+  shared?.start();
   let stopping = false;
   let exitCode = 0;
   let metricsServer: Server | null = null;
@@ -76,7 +83,10 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
       startFailures.delete(worker.id);
       if (stopping) {
         log.info({ worker: worker.id, code, signal }, "worker stopped");
-        finish();
+        if (shared !== null && Object.keys(cluster.workers ?? {}).length === 0) {
+          // The workers drained with the shared ingest still feeding them; now it may go.
+          void shared.stop().catch(() => undefined).then(finish);
+        } else finish();
         return;
       }
       if (!served && firstStart.has(worker.id)) {

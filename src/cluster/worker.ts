@@ -1,6 +1,7 @@
 import type { us_listen_socket } from "uWebSockets.js";
 import type { ServeConfig } from "../config/serve-config.js";
-import { FeedIngest } from "../feed/ingest.js";
+import { FeedIngest, type IngestListener } from "../feed/ingest.js";
+import { IngestReplica, type WorkerIngest } from "../feed/ingest-replica.js";
 import { LastValues } from "../feed/last-values.js";
 import { INVALID_REASONS, type InvalidReason } from "../feed/validate.js";
 import { createApp } from "../http/app.js";
@@ -51,16 +52,17 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
   const authFailures = Object.fromEntries(AUTH_FAILURE_REASONS.map((r) => [r, 0])) as Record<AuthFailureReason, number>;
   const verifier = createTokenVerifier({ hs256Secret: cfg.authHs256Secret, publicKeyFile: cfg.authPublicKey });
   const auth: SubscriptionAuth | null = verifier === null ? null : { verifier, expiry: new ExpiryWheel<ExpiringStream>(EXPIRY_SWEEP_MS) };
-  const ingest = new FeedIngest(
-    values,
-    {
-      onQuote: (value) => fanout.onQuote(value),
-      onInvalid: (reason) => invalid[reason]++,
-      onLoaded: (epoch) => fanout.markLoaded(epoch, performance.now()),
-    },
-    { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, user: cfg.natsUser, pass: cfg.natsPassword },
-    log.child({ component: "ingest" }),
-  );
+  const listener: IngestListener = {
+    onQuote: (value) => fanout.onQuote(value),
+    onInvalid: (reason) => invalid[reason]++,
+    onLoaded: (epoch) => fanout.markLoaded(epoch, performance.now()),
+  };
+  // Shared: the primary reads NATS once for every worker (docs/ingest.md); a worker run without
+  // a primary (the bench's standalone worker) reads it itself.
+  const ingest: WorkerIngest =
+    cfg.ingest === "shared" && process.send !== undefined
+      ? new IngestReplica(values, listener, log.child({ component: "ingest" }))
+      : new FeedIngest(values, listener, { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, streamStorage: cfg.streamStorage, user: cfg.natsUser, pass: cfg.natsPassword }, log.child({ component: "ingest" }));
   const drain = new Drain(fanout, cfg.drainMs, cfg.flushMs, log);
   const registry = createWorkerRegistry({
     stream: fanout.counters,

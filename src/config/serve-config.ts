@@ -40,8 +40,16 @@ export interface ServeConfig {
   readonly compression: Compression;
   /** Bandwidth budget per connection, kbit/s: the default and the ceiling of `maxKbps=` (0: unlimited). */
   readonly maxKbps: number;
+  /** `shared`: the primary reads NATS once for all workers; `per-worker`: each worker reads it (docs/ingest.md). */
+  readonly ingest: IngestMode;
+  /** Storage of the QUOTES stream when this process creates it: `file` (survives a NATS restart) or `memory` (about twice the rate). */
+  readonly streamStorage: StreamStorage;
 }
 
+export const INGEST_MODES = ["shared", "per-worker"] as const;
+export type IngestMode = (typeof INGEST_MODES)[number];
+export const STREAM_STORAGES = ["file", "memory"] as const;
+export type StreamStorage = (typeof STREAM_STORAGES)[number];
 export type Compression = "off" | "gzip";
 
 type Kind = "int" | "string" | "list";
@@ -84,6 +92,8 @@ export const SERVE_OPTIONS = {
   maxFeedSymbols: { flag: "max-feed-symbols", env: "QUOTECAST_MAX_FEED_SYMBOLS", kind: "int", min: 1, max: 10_000_000, help: "distinct feed symbols a worker keeps; quotes of newer symbols are dropped and counted" },
   compression: { flag: "compression", env: "QUOTECAST_COMPRESSION", kind: "string", help: "off or gzip: compress /quotes for clients whose Accept-Encoding allows it" },
   maxKbps: { flag: "max-kbps", env: "QUOTECAST_MAX_KBPS", kind: "int", min: 0, max: 10_000_000, help: "bandwidth budget per connection, kbit/s: default and ceiling of maxKbps= (0: unlimited)" },
+  ingest: { flag: "ingest", env: "QUOTECAST_INGEST", kind: "string", help: "shared (the primary reads NATS once for all workers) or per-worker" },
+  streamStorage: { flag: "stream-storage", env: "QUOTECAST_STREAM_STORAGE", kind: "string", help: "QUOTES stream storage when created here: file or memory (faster, lost when NATS restarts)" },
 } as const satisfies Record<keyof ServeConfig, OptionSpec>;
 
 /** Distinct feed symbols a worker keeps by default (`--max-feed-symbols`; see docs/faults.md). */
@@ -121,6 +131,9 @@ export const SERVE_DEFAULTS: ServeConfig = {
   // Off: see docs/compression-and-budget.md for the measurements behind it.
   compression: "off",
   maxKbps: 0,
+  // Per-worker until the shared ingest has run under every fault test (docs/ingest.md).
+  ingest: "per-worker",
+  streamStorage: "file",
 };
 
 /** Flags win over environment variables, which win over defaults. Throws ConfigError. */
@@ -165,6 +178,12 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   if (cfg.compression !== "off" && cfg.compression !== "gzip") {
     throw new ConfigError(`--compression takes off or gzip, got ${JSON.stringify(cfg.compression)}`);
+  }
+  if (!(INGEST_MODES as readonly string[]).includes(cfg.ingest)) {
+    throw new ConfigError(`--ingest takes ${INGEST_MODES.join(" or ")}, got ${JSON.stringify(cfg.ingest)}`);
+  }
+  if (!(STREAM_STORAGES as readonly string[]).includes(cfg.streamStorage)) {
+    throw new ConfigError(`--stream-storage takes ${STREAM_STORAGES.join(" or ")}, got ${JSON.stringify(cfg.streamStorage)}`);
   }
   if (cfg.metricsPort !== 0 && cfg.metricsPort === cfg.port) {
     throw new ConfigError(`--metrics-port ${cfg.metricsPort} is the same as --port: choose another`);

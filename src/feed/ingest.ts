@@ -28,6 +28,8 @@ export interface IngestOptions {
   /** NATS credentials, when NATS requires them (default: none). */
   readonly user?: string | undefined;
   readonly pass?: string | undefined;
+  /** Storage of the QUOTES stream if this ingest creates it (default file). */
+  readonly streamStorage?: "file" | "memory";
 }
 
 /** Catch-ups read again, at most, when they end short of the stream leader's last sequence. */
@@ -171,7 +173,7 @@ export class FeedIngest {
     const old = this.#catchUp;
     this.#catchUp = null;
     await old?.close().catch(() => undefined);
-    const info = await this.#retry("set up the quote stream", () => ensureQuoteStream(nc, this.#log, { replicas: this.#opts.streamReplicas }));
+    const info = await this.#retry("set up the quote stream", () => ensureQuoteStream(nc, this.#log, { replicas: this.#opts.streamReplicas, storage: this.#opts.streamStorage }));
     if (info === null || generation !== this.#generation) return;
     const epoch = epochFromCreated(info.created);
     if (this.#epoch !== null && epoch !== this.#epoch) {

@@ -545,6 +545,9 @@ export class Fanout {
     let firstLeftOut = -1;
     const delta = conn.group.delta;
     frames.begin(delta ? (this.#deltaHead ??= deltaHead(this.#sliceId)) : head);
+    // The builder's buffer now holds this frame: the owed one it held is gone, and must not be
+    // reused for the next owed member of this group.
+    this.#lastOwed.group = null;
     for (let k = 0; k < n; k++) {
       const i = (conn.rotor + k) % n;
       const slot = slots[i]!;

@@ -73,3 +73,19 @@ function debianLike(): boolean {
     return false;
   }
 }
+
+/** Flags for headless Chromium on a machine with no network beyond loopback (background requests are refused). */
+export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/**
+ * The Chromium a browser test file runs: found on PATH or installed (root on Debian). Without one
+ * the file is skipped with how to install it (it plans no test and exits), or fails where a browser
+ * is required (`QUOTECAST_REQUIRE_CHROMIUM=1`, as .ci/run sets, or `QUOTECAST_CHROMIUM` given).
+ */
+export function chromiumForTest(t: { plan(n: number, why: string): void }): string {
+  const lookup = findChromium();
+  if (lookup.path !== undefined) return lookup.path;
+  if (process.env.QUOTECAST_REQUIRE_CHROMIUM === "1" || process.env.QUOTECAST_CHROMIUM) throw new Error(lookup.how);
+  t.plan(0, lookup.how);
+  process.exit(0);
+}
