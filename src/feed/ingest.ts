@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../log/logger.js";
-import { ensureQuoteStream, epochFromCreated, LIVE_PREFIX, QUOTE_STREAM, republishesLive } from "./quote-stream.js";
+import { ensureQuoteStream, epochFromCreated, JS_API_TIMEOUT_MS, LIVE_PREFIX, QUOTE_STREAM, republishesLive } from "./quote-stream.js";
 import { QUOTES_WILDCARD } from "./symbol.js";
 import { validateQuote, type InvalidReason } from "./validate.js";
 import { streamSequence } from "./republish-header.js";
@@ -190,7 +190,7 @@ export class FeedIngest {
     const from = this.#loaded ? this.#values.position + 1 : null;
     this.#values.holdPosition(from === null ? 0 : from - 1);
     const consumer = await this.#retry("create the catch-up consumer", () =>
-      jetstream(nc).consumers.get(
+      jetstream(nc, { timeout: JS_API_TIMEOUT_MS }).consumers.get(
         QUOTE_STREAM,
         from === null
           ? { filter_subjects: QUOTES_WILDCARD, deliver_policy: DeliverPolicy.LastPerSubject }

@@ -15,6 +15,14 @@ export const QUOTE_STREAM = "QUOTES";
  */
 export const LIVE_PREFIX = "qc.live.";
 
+/**
+ * How long a JetStream API request (stream info, consumer create) may wait. nats.js waits 5 s by
+ * default, and a request sent while a NATS node is gone and the stream's leader is being elected
+ * is never answered: it held a catch-up that long after the election ended, while the worker's
+ * clients got no quote. Failed requests are retried every second, so a short wait costs nothing.
+ */
+export const JS_API_TIMEOUT_MS = 2_000;
+
 export interface QuoteStreamOptions {
   /**
    * Replicas when this process creates the stream (`--stream-replicas`); always wins over the
@@ -39,7 +47,7 @@ export async function ensureQuoteStream(nc: NatsConnection, log: Logger, opts: Q
 }
 
 async function ensureStream(nc: NatsConnection, log: Logger, wanted: number | undefined, storage: "file" | "memory"): Promise<StreamInfo> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc, { timeout: JS_API_TIMEOUT_MS });
   // Event ids carry the stream's creation time: every answer must hold the real one.
   return stableCreated(await findOrCreate(jsm, nc, log, wanted, storage), () => jsm.streams.info(QUOTE_STREAM));
 }
