@@ -15,10 +15,19 @@ const SYMBOLS = Array.from({ length: 20 }, (_, i) => `SO${i}`);
 // 2-core machine: each fails if the behaviour it stands for regresses to another order of size.
 /** A node reconnects to the next NATS node in 6-38 ms. */
 const RECONNECT_MS = 3_000;
-/** The first post-kill quote reaches clients in 27-106 ms, 4.4-5.5 s when the killed node led. */
-const FIRST_AFTER_KILL_MS = 12_000;
+/**
+ * The first post-kill quote reaches clients in 27-106 ms when the killed NATS node led nothing. The
+ * node that was on it missed what was published meanwhile, and takes the live feed only in stream
+ * order (a forged Nats-Sequence must not move ids, docs/faults.md), so its clients wait until its
+ * catch-up consumer exists, which needs JetStream's leaders: 4.4-5.5 s when the killed node led the
+ * stream, and 12.1 and 15.1 s in two loaded full runs while node B, which missed nothing, took
+ * 46-71 ms. The bound catches a catch-up that does not end, not an election's length.
+ */
+const FIRST_AFTER_KILL_MS = 30_000;
 /** Clients hold the latest values within 22-74 ms of the last publish (or a new round). */
 const CONVERGED_MS = 3_000;
+/** After a NATS node kill the last publish may land before that catch-up ends (4.0 s in a loaded run). */
+const CONVERGED_AFTER_KILL_MS = 20_000;
 /** A late node is ready 0.8-1.5 s after its process started. */
 const LATE_READY_MS = 10_000;
 /** No quote stored for 4.0-8.3 s while the stream elects a leader. */
@@ -94,7 +103,7 @@ t.test("scale-out - killing a NATS node mid-stream: both nodes keep serving, fai
     throw new Error(`${err.message}: ${clients.map((c) => c.diff(expected).join(" ")).filter(Boolean).join(" | ")}`);
   });
   const converged = Date.now() - stoppedAt;
-  t.ok(converged < CONVERGED_MS, `converged ${converged} ms after the last publish (bound ${CONVERGED_MS})`);
+  t.ok(converged < CONVERGED_AFTER_KILL_MS, `converged ${converged} ms after the last publish (bound ${CONVERGED_AFTER_KILL_MS})`);
 
   const reconnect = /"server":"([^"]+)","msg":"NATS reconnected/.exec(nodeA.output());
   t.ok(reconnect && reconnect[1] !== hostPort(cluster.urls[0]!), `node A moved to ${reconnect?.[1]}`);
