@@ -94,6 +94,9 @@ t.test("shared ingest - two workers, one NATS reader: same ids on both, resume a
   for (let i = 0; i < 50; i++) for (const s of syms) pub.quote(s);
   const last = pub.quote("SHA");
   await pub.flush();
+  // Both workers have replayed all 151 quotes before anyone subscribes: the node's ingest hands
+  // them over asynchronously, and a snapshot taken before the last batch lands is older.
+  await waitFor(async () => metricValue(await qc.metrics(), "quotecast_quotes_received_total") >= 2 * 151, 10_000, "both workers to hold every quote");
   const open = async (n: number) => {
     const cs = Array.from({ length: n }, () => RawSseClient.open(qc.port, `/quotes?symbols=${syms.join(",")}`));
     t.teardown(() => cs.forEach((c) => c.close()));
