@@ -244,15 +244,7 @@ class Subscriber implements ExpiringStream {
     const sink = this.encoding === "gzip" ? new GzipSink(uwsSink, deps.fanout.deflater) : uwsSink;
     // Outside the request handler now (after an await): cork, or each header is its own syscall.
     res.cork(() => {
-      res.writeStatus("200 OK");
-      res.writeHeader("Content-Type", "text/event-stream");
-      res.writeHeader("Cache-Control", "no-cache");
-      res.writeHeader("X-Accel-Buffering", "no");
-      if (this.encoding === "gzip") res.writeHeader("Content-Encoding", "gzip");
-      // With compression on, the answer depends on Accept-Encoding whichever way it went.
-      if (this.encoding !== "identity") res.writeHeader("Vary", "Accept-Encoding");
-      const cors = this.#cors();
-      if (cors !== undefined) for (const name in cors) res.writeHeader(name, cors[name]!);
+      writeStreamHead(res, this.#cors(), this.encoding);
       // The first body write also flushes the headers, so the client sees 200 at once
       // even while its snapshot waits for the last values to load. (The sink's own cork runs
       // inside this one: uWS calls a nested cork's handler directly.)
@@ -295,16 +287,22 @@ class Subscriber implements ExpiringStream {
  */
 function headersOnly(res: HttpResponse, cors: Readonly<Record<string, string>> | undefined, encoding: Encoding): void {
   res.cork(() => {
-    res.writeStatus("200 OK");
-    res.writeHeader("Content-Type", "text/event-stream");
-    res.writeHeader("Cache-Control", "no-cache");
-    res.writeHeader("X-Accel-Buffering", "no");
-    if (encoding === "gzip") res.writeHeader("Content-Encoding", "gzip");
-    if (encoding !== "identity") res.writeHeader("Vary", "Accept-Encoding");
-    if (cors !== undefined) for (const name in cors) res.writeHeader(name, cors[name]!);
+    writeStreamHead(res, cors, encoding);
     res.writeHeader("Transfer-Encoding", "chunked");
     res.endWithoutBody();
   });
+}
+
+/** Status and headers of an SSE stream: the GET writes its body after them, HEAD ends there. */
+function writeStreamHead(res: HttpResponse, cors: Readonly<Record<string, string>> | undefined, encoding: Encoding): void {
+  res.writeStatus("200 OK");
+  res.writeHeader("Content-Type", "text/event-stream");
+  res.writeHeader("Cache-Control", "no-cache");
+  res.writeHeader("X-Accel-Buffering", "no");
+  if (encoding === "gzip") res.writeHeader("Content-Encoding", "gzip");
+  // With compression on, the answer depends on Accept-Encoding whichever way it went.
+  if (encoding !== "identity") res.writeHeader("Vary", "Accept-Encoding");
+  if (cors !== undefined) for (const name in cors) res.writeHeader(name, cors[name]!);
 }
 
 function overBudget(deps: QuotesRouteDeps): ServiceUnavailableError {
