@@ -13,7 +13,6 @@
 // A budgeted connection's bytes (with chunk framing, heartbeats apart) in any 10 s stay within
 // 10 s of its budget.
 import t from "tap";
-import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import zlib from "node:zlib";
 import { LastValues } from "../src/feed/last-values.js";
@@ -22,21 +21,15 @@ import type { Connection, Sink } from "../src/stream/connection.js";
 import { Fanout } from "../src/stream/fanout.js";
 import { GZIP_HEADER, GzipSink } from "../src/stream/gzip-sink.js";
 import { HEARTBEAT } from "../src/stream/sse-frames.js";
+import { ModelClient } from "./helpers/model-client.js";
 
 const UNIVERSE = ["A", "B", "C", "D", "E", "F"];
 const HEADER = Buffer.from(GZIP_HEADER);
 const PAD = "X".repeat(90);
 
-type Quote = Record<string, unknown> & { sym: string; seq: number };
-
-class ModelSink implements Sink {
-  readonly held = new Map<string, number>();
-  /** What the client holds of each symbol: snapshots and quotes replace, deltas merge. */
-  readonly state = new Map<string, Record<string, unknown>>();
-  readonly problems: string[] = [];
+class ModelSink extends ModelClient implements Sink {
   /** Writes other than heartbeats, with their time and bytes on the wire. */
   readonly sent: { at: number; bytes: number }[] = [];
-  lastQuotesAt = Number.NEGATIVE_INFINITY;
   /** Its largest write on the wire (with chunk framing). */
   largest = 0;
   /** Heartbeats written (charged to the budget, but not in `sent`). */
@@ -45,13 +38,15 @@ class ModelSink implements Sink {
   congestNext = false;
   #sawHeader = false;
   constructor(
-    readonly name: string,
-    readonly symbols: readonly string[],
-    readonly intervalMs: number,
+    name: string,
+    symbols: readonly string[],
+    intervalMs: number,
     readonly gzip: boolean,
-    readonly clock: { now: number },
-    readonly delta = false,
-  ) {}
+    clock: { now: number },
+    delta = false,
+  ) {
+    super(name, symbols, intervalMs, clock, delta);
+  }
   write(chunk: Uint8Array | string): boolean {
     if (this.blocked) this.problems.push(`${this.name}: written while congested`);
     let bytes = Buffer.from(chunk);
@@ -77,47 +72,13 @@ class ModelSink implements Sink {
     if (text !== HEARTBEAT) this.sent.push({ at: this.clock.now, bytes: wire + CHUNK_FRAMING_BYTES });
     if (text === HEARTBEAT) this.heartbeats++;
     else this.largest = Math.max(this.largest, wire + CHUNK_FRAMING_BYTES);
-    if (text.startsWith("id: ")) this.#event(text);
+    if (text.startsWith("id: ")) this.receive(text);
     if (this.congestNext) {
       this.congestNext = false;
       this.blocked = true;
       return false;
     }
     return true;
-  }
-  #event(text: string): void {
-    const [, eventLine, dataLine] = text.split("\n");
-    const event = eventLine!.slice("event: ".length);
-    const objects = JSON.parse(dataLine!.slice("data: ".length)) as Quote[];
-    if (event !== "snapshot" && event !== (this.delta ? "delta" : "quotes")) this.problems.push(`${this.name}: event ${event}`);
-    const quotes: Quote[] = [];
-    for (const o of objects) {
-      let q: Record<string, unknown> = o;
-      if (event === "delta") {
-        q = { ...this.state.get(o.sym) };
-        for (const [k, v] of Object.entries(o)) {
-          if (v === null) delete q[k];
-          else q[k] = v;
-        }
-      }
-      this.state.set(o.sym, q);
-      quotes.push(q as Quote);
-    }
-    if (event !== "snapshot") {
-      if (quotes.length === 0) this.problems.push(`${this.name}: empty quotes event`);
-      const gap = this.clock.now - this.lastQuotesAt;
-      if (gap < this.intervalMs) this.problems.push(`${this.name}: quotes events ${gap} ms apart, interval ${this.intervalMs}`);
-      this.lastQuotesAt = this.clock.now;
-    }
-    const inEvent = new Set<string>();
-    for (const q of quotes) {
-      if (!this.symbols.includes(q.sym)) this.problems.push(`${this.name}: got ${q.sym}, not subscribed`);
-      if (inEvent.has(q.sym)) this.problems.push(`${this.name}: ${q.sym} twice in one event`);
-      inEvent.add(q.sym);
-      const had = this.held.get(q.sym) ?? 0;
-      if (q.seq <= had) this.problems.push(`${this.name}: ${q.sym} seq ${q.seq} after ${had} (${event})`);
-      this.held.set(q.sym, q.seq);
-    }
   }
   close(): void {}
   end(): void {}
@@ -302,13 +263,7 @@ function run(ops: readonly Op[]): string[] {
       }
     }
     if (conn.state === "closed") continue;
-    for (const sym of sink.symbols) {
-      const latest = values.get(sym);
-      const want = latest?.streamSeq;
-      if (sink.held.get(sym) !== want) problems.push(`${sink.name}: ends with ${sym} at ${sink.held.get(sym)}, latest is ${want}`);
-      const wantQuote = latest === undefined ? undefined : JSON.parse(latest.json);
-      if (!isDeepStrictEqual(sink.state.get(sym), wantQuote)) problems.push(`${sink.name}: ends holding ${JSON.stringify(sink.state.get(sym))}, latest is ${latest?.json}`);
-    }
+    problems.push(...sink.finalProblems(values));
   }
   return problems;
 }

@@ -11,81 +11,29 @@
 // one. A delta client merges (Object.assign, null deletes) over its snapshot, and must end
 // holding exactly the latest quote of every symbol.
 import t from "tap";
-import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { LastValues } from "../src/feed/last-values.js";
 import type { Connection, Sink } from "../src/stream/connection.js";
 import { Fanout } from "../src/stream/fanout.js";
+import { ModelClient } from "./helpers/model-client.js";
 
 const UNIVERSE = ["A", "B", "C", "D", "E", "F"];
 const EPOCH = "m";
 
-type Quote = Record<string, unknown> & { sym: string; seq: number };
-
-class ModelSink implements Sink {
-  /** Latest stream seq seen per symbol. */
-  readonly held = new Map<string, number>();
-  /** What the client holds of each symbol: snapshots and quotes replace, deltas merge. */
-  readonly state = new Map<string, Record<string, unknown>>();
-  /** The last event id received (what a reconnect sends back). */
-  lastId: string | undefined;
-  readonly problems: string[] = [];
-  lastQuotesAt = Number.NEGATIVE_INFINITY;
+class ModelSink extends ModelClient implements Sink {
   blocked = false;
   congestNext = false;
   closed = false;
-  constructor(
-    readonly name: string,
-    readonly symbols: readonly string[],
-    readonly intervalMs: number,
-    readonly clock: { now: number },
-    readonly delta = false,
-  ) {}
   write(chunk: Uint8Array | string): boolean {
     if (this.blocked) this.problems.push(`${this.name}: written while congested`);
     const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
-    if (text.startsWith("id: ")) this.#event(text);
+    if (text.startsWith("id: ")) this.receive(text);
     if (this.congestNext) {
       this.congestNext = false;
       this.blocked = true;
       return false;
     }
     return true;
-  }
-  #event(text: string): void {
-    const [idLine, eventLine, dataLine] = text.split("\n");
-    this.lastId = idLine!.slice("id: ".length);
-    const event = eventLine!.slice("event: ".length);
-    const objects = JSON.parse(dataLine!.slice("data: ".length)) as Quote[];
-    if (event !== "snapshot" && event !== (this.delta ? "delta" : "quotes")) this.problems.push(`${this.name}: event ${event}`);
-    const quotes: Quote[] = [];
-    for (const o of objects) {
-      let q: Record<string, unknown> = o;
-      if (event === "delta") {
-        q = { ...this.state.get(o.sym) };
-        for (const [k, v] of Object.entries(o)) {
-          if (v === null) delete q[k];
-          else q[k] = v;
-        }
-      }
-      this.state.set(o.sym, q);
-      quotes.push(q as Quote);
-    }
-    if (event !== "snapshot") {
-      if (quotes.length === 0) this.problems.push(`${this.name}: empty quotes event`);
-      const gap = this.clock.now - this.lastQuotesAt;
-      if (gap < this.intervalMs) this.problems.push(`${this.name}: quotes events ${gap} ms apart, interval ${this.intervalMs}`);
-      this.lastQuotesAt = this.clock.now;
-    }
-    const inEvent = new Set<string>();
-    for (const q of quotes) {
-      if (!this.symbols.includes(q.sym)) this.problems.push(`${this.name}: got ${q.sym}, not subscribed`);
-      if (inEvent.has(q.sym)) this.problems.push(`${this.name}: ${q.sym} twice in one event`);
-      inEvent.add(q.sym);
-      const had = this.held.get(q.sym) ?? 0;
-      if (q.seq <= had) this.problems.push(`${this.name}: ${q.sym} seq ${q.seq} after ${had} (${event})`);
-      this.held.set(q.sym, q.seq);
-    }
   }
   close(): void {
     this.closed = true;
@@ -226,13 +174,7 @@ function run(ops: readonly Op[], loadedAt: number): string[] {
   const values = workers[0]!.values;
   for (const { conn, sink } of conns) {
     if (conn.state === "closed") continue;
-    for (const sym of sink.symbols) {
-      const latest = values.get(sym);
-      const want = latest?.streamSeq;
-      if (sink.held.get(sym) !== want) problems.push(`${sink.name}: ends with ${sym} at ${sink.held.get(sym)}, latest is ${want}`);
-      const wantQuote = latest === undefined ? undefined : JSON.parse(latest.json);
-      if (!isDeepStrictEqual(sink.state.get(sym), wantQuote)) problems.push(`${sink.name}: ends holding ${JSON.stringify(sink.state.get(sym))}, latest is ${latest?.json}`);
-    }
+    problems.push(...sink.finalProblems(values));
   }
   return problems;
 }
