@@ -186,8 +186,11 @@ export class Publisher {
 
   /** Stop publishing; what was published and each symbol's final seq. */
   async stop(): Promise<Extract<PublisherReply, { cmd: "stopped" }>> {
-    const r = await ask<Extract<PublisherReply, { cmd: "stopped" }>>(this.child, { cmd: "stop" }, 30_000);
-    this.child.kill("SIGKILL");
-    return r;
+    // Killed either way: one that could not drain its backlog in time is not asked again.
+    try {
+      return await ask<Extract<PublisherReply, { cmd: "stopped" }>>(this.child, { cmd: "stop" }, 30_000);
+    } finally {
+      this.child.kill("SIGKILL");
+    }
   }
 }

@@ -140,8 +140,12 @@ async function main(): Promise<void> {
     sentLog = [];
   }, SENT_REPORT_MS);
 
+  // A runner that hears nothing for a while asks again; a second drain of the NATS connection
+  // would reject (DrainingConnectionError) and crash the publisher before it reports.
+  let stopping = false;
   process.on("message", (m: PublisherCommand) => {
-    if (m.cmd !== "stop") return;
+    if (m.cmd !== "stop" || stopping) return;
+    stopping = true;
     clearInterval(timer);
     clearInterval(reporter);
     if (sentLog.length > 0) send({ cmd: "sent", log: sentLog });
