@@ -9,6 +9,7 @@ import { LatencyHistogram } from "../loadgen/histogram.js";
 import { quote } from "../loadgen/quote.js";
 import { bandwidthSection, chartSvg, selectInvocation, type RunLine } from "../lib/results.js";
 import { judgeBandwidth } from "../suite.js";
+import { account } from "../sse-bytes.js";
 import { quotesPerFrame, subscriptionPaths } from "../lib/run-one.js";
 
 t.test("bench histogram - quantiles over 1 ms buckets, merged across processes", async (t) => {
@@ -158,4 +159,36 @@ t.test("bench capacity - between the last step held and the first failed, halves
   t.equal(nextProbe(2000, 3000, 500), 2500);
   t.equal(nextProbe(2000, 2500, 500), undefined);
   t.equal(nextProbe(500, 600, 50), undefined, "no multiple of 250 strictly between");
+});
+
+t.test("bench sse-bytes - every byte of the update events accounted for; a field sent unchanged is counted", async (t) => {
+  const body = [
+    "retry: 1000",
+    "",
+    "id: a-1",
+    "event: snapshot",
+    'data: [{"sym":"BN0000","ts":1,"seq":1,"bid":2}]',
+    "",
+    "id: a-2",
+    "event: delta",
+    'data: [{"sym":"BN0000","ts":2,"seq":2},{"sym":"BN0001","ts":2,"seq":1,"bid":3}]',
+    "",
+    "id: a-3",
+    "event: delta",
+    'data: [{"sym":"BN0000","ts":3,"seq":3,"bid":2}]',
+    "",
+    "",
+  ].join("\n");
+  const a = account(body);
+  t.equal(a.events, 2);
+  t.equal(a.objects, 3);
+  const updates = body.slice(body.indexOf("id: a-2"));
+  t.equal(a.total, updates.length, "the update events' bytes, blank lines included");
+  t.equal(
+    Object.values(a.parts).reduce((x, y) => x + y, 0),
+    a.total,
+    "the parts add up to the whole",
+  );
+  t.equal(a.redundant, 1, "bid 2 again for BN0000, which the snapshot had delivered");
+  t.same(a.present, { ts: 3, seq: 3, bid: 2 });
 });
