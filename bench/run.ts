@@ -17,7 +17,7 @@
 //     --capacity-flush MS  capacity flush window (default 50)
 //     --workers2           also run quotecast with 2 workers in the matrix
 //     --modes L            quotecast update modes the bandwidth scenario compares (default
-//                          full,delta; see bench/lib/modes.ts)
+//                          full,delta,gzip,delta-gzip; see bench/lib/modes.ts)
 //     --mix M              the publisher's quotes: market (default) or every-field
 //     --bandwidth-connections N  connections in the bandwidth scenario (default 5000)
 //     --ingest-rates L     ingest feed rates (default 10000,25000,50000,100000,200000)
@@ -35,7 +35,7 @@ import { findNatsServerBinary } from "../test/helpers/nats-server.js";
 import { NCHAN_INSTALL, findNginxWithNchan } from "./baseline/nchan.js";
 import { PER_PROCESS, SOURCE_ADDRESSES } from "./lib/loadgen.js";
 import { cleanupAll, installCleanupHooks, openFileLimit } from "./lib/processes.js";
-import { parseModes } from "./lib/modes.js";
+import { BANDWIDTH_MODES, parseModes } from "./lib/modes.js";
 import { machine } from "./lib/report.js";
 import { appendRun, invocationRuns, readRuns, writeSummary } from "./lib/results.js";
 import { SERVER_KINDS, type ServerKind } from "./lib/servers.js";
@@ -54,7 +54,7 @@ const { values, positionals } = parseArgs({
     "capacity-rate": { type: "string" },
     "capacity-flush": { type: "string" },
     workers2: { type: "boolean", default: false },
-    modes: { type: "string", default: "full,delta" },
+    modes: { type: "string", default: BANDWIDTH_MODES },
     mix: { type: "string", default: "market" },
     "bandwidth-connections": { type: "string" },
     "ingest-rates": { type: "string" },

@@ -6,7 +6,7 @@ import { CAPACITY_STEPS, held, runCapacity } from "./capacity.js";
 import type { RunLine, TargetVerdict } from "./lib/results.js";
 import { runOne, type Figures, type RunSpec } from "./lib/run-one.js";
 import { INGEST_DEFAULTS, runIngest, type IngestOptions } from "./ingest.js";
-import type { BenchMode } from "./lib/modes.js";
+import { MODES, type BenchMode } from "./lib/modes.js";
 import type { ServerKind } from "./lib/servers.js";
 
 export const SCENARIOS = ["matrix", "alloc", "idle", "slow", "storm", "soak", "bandwidth", "capacity", "ingest"] as const;
@@ -31,7 +31,7 @@ export interface SuiteOptions {
   readonly capacitySteps: readonly number[];
   /** Also run quotecast with 2 workers in the matrix. */
   readonly workers2: boolean;
-  /** quotecast's update modes compared in the bandwidth scenario (`--modes`, default full,delta). */
+  /** quotecast's update modes compared in the bandwidth scenario (`--modes`, default full,delta,gzip,delta-gzip). */
   readonly modes: readonly BenchMode[];
   /** The publisher's quotes in every scenario (`--mix`, default market). */
   readonly mix: "market" | "every-field";
@@ -42,6 +42,9 @@ export interface SuiteOptions {
 }
 
 type Record = (spec: RunSpec, f: Figures) => void;
+
+/** The bandwidth scenario's idle runs: a server with `--compression gzip`, clients that do not ask for it and clients that do. */
+const idleGzipModes: readonly BenchMode[] = [MODES.full!, { ...MODES.gzip!, name: "gzip-not-asked", headers: "" }, MODES.gzip!];
 
 const base = (o: SuiteOptions): Omit<RunSpec, "scenario" | "server" | "connections"> => ({
   rate: 2000,
@@ -57,7 +60,9 @@ const base = (o: SuiteOptions): Omit<RunSpec, "scenario" | "server" | "connectio
 });
 
 async function attempt(spec: RunSpec, record: Record, log: (s: string) => void): Promise<void> {
-  log(`  ${spec.scenario} ${spec.server}${spec.workers > 1 ? ` (workers ${spec.workers})` : ""}: ${spec.connections} connections, feed ${spec.rate}/s, flush ${spec.flushMs} ms`);
+  const mode = spec.mode === undefined ? "" : ` ${spec.mode.name}`;
+  const lists = spec.sharedLists ? `, one of ${spec.sharedLists} shared lists each` : "";
+  log(`  ${spec.scenario} ${spec.server}${mode}${spec.workers > 1 ? ` (workers ${spec.workers})` : ""}: ${spec.connections} connections${lists}, feed ${spec.rate}/s, flush ${spec.flushMs} ms`);
   let f: Figures;
   try {
     f = await runOne(spec, log);
@@ -125,7 +130,7 @@ export async function runScenario(s: Scenario, o: SuiteOptions, record: Record, 
     case "soak":
       if (has("quotecast")) await attempt({ ...b, scenario: "soak", server: "quotecast", connections: Math.round(o.eventConnections / 2), extra: "soak", soakSec: o.soakSec }, record, log);
       return;
-    case "bandwidth":
+    case "bandwidth": {
       // The update modes side by side, on connections with their own symbols and on shared
       // watchlists (one of 50 lists of 20), each beside the ceiling's frames/s.
       for (const sharedLists of [0, 50]) {
@@ -133,7 +138,17 @@ export async function runScenario(s: Scenario, o: SuiteOptions, record: Record, 
         if (has("ceiling")) await attempt({ ...spec, server: "ceiling" }, record, log);
         if (has("quotecast")) for (const mode of o.modes) await attempt({ ...spec, server: "quotecast", mode }, record, log);
       }
+      // Idle memory per connection: compression off, then --compression gzip with connections
+      // that do not ask for gzip (they must keep the ≤ 5 KB of the idle scenario) and with
+      // connections that do. As many connections and as long a settle as the idle scenario: a
+      // server's fixed memory spread over fewer connections reads as more per connection.
+      if (has("quotecast") && o.modes.some((m) => m.serverArgs.length > 0)) {
+        for (const mode of idleGzipModes) {
+          await attempt({ ...b, scenario: "bandwidth", server: "quotecast", connections: o.idleConnections, rate: 0, extra: "idle", idleSettleSec: o.idleSettleSec, mode }, record, log);
+        }
+      }
       return;
+    }
     case "ingest":
       // Its own connections, universe and rates (issue 19): see bench/ingest.ts.
       await runIngest({ ...INGEST_DEFAULTS, ...o.ingest }, record, log);
@@ -202,22 +217,7 @@ export function judge(runs: RunLine[]): TargetVerdict[] {
     met: checked.some((r) => r.server === "quotecast") ? qBad.length === 0 : null,
     figures: `quotecast: ${checked.filter((r) => r.server === "quotecast").length - qBad.length}/${checked.filter((r) => r.server === "quotecast").length} runs complete; peers: ${bad.filter((r) => r.server !== "quotecast").map((r) => `${r.server} ${r.scenario} ${r.params.connections}: ${r.figures.finalsCurrent}/${r.figures.finalsTotal}`).join(", ") || "all complete"}`,
   });
-  // Bandwidth: delta against full on the realistic feed, each connection its own symbols.
-  const bw = (mode: string) => runs.find((r) => r.scenario === "bandwidth" && r.server === "quotecast" && (r.params.mode?.name ?? "full") === mode && !r.params.sharedLists && r.figures.error === undefined);
-  const full = bw("full");
-  const delta = bw("delta");
-  const bwRates = full ? ` (field change rates: ${String(full.figures.fieldChangeRates ?? "?")})` : "";
-  out.push({
-    target: "delta: at most 60% of full mode's bytes per delivered quote (5,000 connections, own symbols, market mix)",
-    met: full && delta ? fig(delta, "bytesPerQuote") <= 0.6 * fig(full, "bytesPerQuote") : null,
-    figures: full && delta ? `${fig(delta, "bytesPerQuote")} vs ${fig(full, "bytesPerQuote")} B per quote (${Math.round((100 * fig(delta, "bytesPerQuote")) / fig(full, "bytesPerQuote"))}%)${bwRates}` : "run missing",
-  });
-  out.push({
-    // Two runs of the same build on this shared machine differ by several per cent: 5% is the tolerance.
-    target: "delta: frames/s and p99 no worse than full mode (within 5%)",
-    met: full && delta ? fig(delta, "framesPerSec") >= 0.95 * fig(full, "framesPerSec") && fig(delta, "p99Ms") <= 1.05 * fig(full, "p99Ms") : null,
-    figures: full && delta ? `frames/s ${fig(delta, "framesPerSec")} vs ${fig(full, "framesPerSec")}; p99 ${fig(delta, "p99Ms")} vs ${fig(full, "p99Ms")} ms; visibility lag p99 ${fig(delta, "visP99Ms")} vs ${fig(full, "visP99Ms")} ms` : "run missing",
-  });
+  out.push(...judgeBandwidth(runs));
   const alloc = runs.find((r) => r.scenario === "alloc");
   out.push({
     // Per tick the fan-out makes the event id and its bytes, whatever the connections; anything
@@ -235,6 +235,61 @@ export function judge(runs: RunLine[]): TargetVerdict[] {
     // Below zero, the server was still giving back start-up memory: the window was too short to judge.
     met: idle && fig(idle, "rssPerConnKB") >= 0 ? fig(idle, "rssPerConnKB") <= 5 : null,
     figures: idle ? `quotecast ${fig(idle, "rssPerConnKB")} KB settled, ${fig(idle, "rssPerConnEarlyKB")} KB 3 s after the burst (ceiling ${fig(idleC, "rssPerConnKB")} KB) at ${idle.params.connections} connections` : "run missing",
+  });
+  return out;
+}
+
+const pct = (a: number, b: number) => `${Math.round((100 * a) / b)}%`;
+
+/** Issue 15's targets, from the bandwidth scenario's runs (market mix unless the run says otherwise). */
+export function judgeBandwidth(runs: RunLine[]): TargetVerdict[] {
+  const out: TargetVerdict[] = [];
+  const busy = runs.filter((r) => r.scenario === "bandwidth" && r.figures.error === undefined && r.params.extra !== "idle");
+  const modeOf = (r: RunLine) => r.params.mode?.name ?? "full";
+  const bw = (mode: string, shared = false) => busy.find((r) => r.server === "quotecast" && modeOf(r) === mode && !r.params.sharedLists === !shared);
+  const ceiling = (shared = false) => busy.find((r) => r.server === "ceiling" && !r.params.sharedLists === !shared);
+  const full = bw("full");
+  const conns = full ? `${full.params.connections.toLocaleString("en-US")} connections` : "5,000 connections";
+  const mix = full?.params.mix === "every-field" ? "every-field mix" : "market mix";
+  const rates = full ? ` (field change rates: ${String(full.figures.fieldChangeRates ?? "?")})` : "";
+  for (const [mode, limit] of [["delta", 0.6], ["gzip", 0.35], ["delta-gzip", 0.3]] as const) {
+    const m = bw(mode);
+    const b = fig(m, "bytesPerQuote");
+    const f = fig(full, "bytesPerQuote");
+    out.push({
+      target: `${mode}: at most ${limit * 100}% of full mode's bytes per delivered quote (${conns}, own symbols, ${mix})`,
+      met: full && m ? b <= limit * f : null,
+      figures: full && m ? `${b} vs ${f} B on the wire per quote (${pct(b, f)}); per connection·s ${fig(m, "bytesPerConnSec")} vs ${fig(full, "bytesPerConnSec")} B${mode === "delta" ? rates : ""}` : "run missing",
+    });
+  }
+  const delta = bw("delta");
+  out.push({
+    // Two runs of the same build on this shared machine differ by several per cent: 5% is the tolerance.
+    target: "delta: frames/s and p99 no worse than full mode (within 5%)",
+    met: full && delta ? fig(delta, "framesPerSec") >= 0.95 * fig(full, "framesPerSec") && fig(delta, "p99Ms") <= 1.05 * fig(full, "p99Ms") : null,
+    figures: full && delta ? `frames/s ${fig(delta, "framesPerSec")} vs ${fig(full, "framesPerSec")} (ceiling ${fig(ceiling(), "framesPerSec")}); p99 ${fig(delta, "p99Ms")} vs ${fig(full, "p99Ms")} ms; visibility lag p99 ${fig(delta, "visP99Ms")} vs ${fig(full, "visP99Ms")} ms` : "run missing",
+  });
+  const gzShared = bw("gzip", true);
+  const fullShared = bw("full", true);
+  out.push({
+    target: "gzip on shared watchlists (one of 50 lists of 20): frames/s at least 70% of gzip off",
+    met: gzShared && fullShared ? fig(gzShared, "framesPerSec") >= 0.7 * fig(fullShared, "framesPerSec") : null,
+    figures:
+      gzShared && fullShared
+        ? `frames/s ${fig(gzShared, "framesPerSec")} vs ${fig(fullShared, "framesPerSec")} (${pct(fig(gzShared, "framesPerSec"), fig(fullShared, "framesPerSec"))}; ceiling ${fig(ceiling(true), "framesPerSec")}); server CPU per frame ${fig(gzShared, "cpuPerFrameUs")} vs ${fig(fullShared, "cpuPerFrameUs")} µs; p99 ${fig(gzShared, "p99Ms")} vs ${fig(fullShared, "p99Ms")} ms`
+        : "run missing",
+  });
+  const idle = (mode: string) => runs.find((r) => r.scenario === "bandwidth" && r.server === "quotecast" && r.params.extra === "idle" && modeOf(r) === mode && r.figures.error === undefined);
+  const off = idle("full");
+  const plain = idle("gzip-not-asked");
+  const gz = idle("gzip");
+  out.push({
+    target: "--compression gzip: a connection that does not ask for gzip keeps ≤ 5 KB RSS idle; a compressed connection's memory is stated",
+    // Below zero, the server was still giving back start-up memory: the window was too short to judge.
+    met: plain && fig(plain, "rssPerConnKB") >= 0 ? fig(plain, "rssPerConnKB") <= 5 : null,
+    figures: plain
+      ? `idle RSS (V8 heap) per connection: not asking ${fig(plain, "rssPerConnKB")} KB (${fig(plain, "heapPerConnKB")}), compressed ${fig(gz, "rssPerConnKB")} KB (${fig(gz, "heapPerConnKB")}), compression off ${fig(off, "rssPerConnKB")} KB (${fig(off, "heapPerConnKB")}) at ${plain.params.connections} connections; busy (own symbols, under the feed): gzip ${fig(bw("gzip"), "rssPerConnBusyKB")} KB (${fig(bw("gzip"), "heapPerConnBusyKB")}), full ${fig(full, "rssPerConnBusyKB")} KB (${fig(full, "heapPerConnBusyKB")})`
+      : "run missing",
   });
   return out;
 }

@@ -12,10 +12,23 @@ export interface BenchMode {
   readonly serverArgs: readonly string[];
 }
 
+const GZIP_HEADER = "Accept-Encoding: gzip\r\n";
+const GZIP_SERVER = ["--compression", "gzip"] as const;
+
+/**
+ * gzip modes: the server compresses (`--compression gzip`), every subscriber asks for it; the
+ * load generator inflates each connection's stream as it arrives and counts the compressed
+ * (wire) bytes.
+ */
 export const MODES: Readonly<Record<string, BenchMode>> = {
   full: { name: "full", query: "", headers: "", serverArgs: [] },
   delta: { name: "delta", query: "&delta=1", headers: "", serverArgs: [] },
+  gzip: { name: "gzip", query: "", headers: GZIP_HEADER, serverArgs: GZIP_SERVER },
+  "delta-gzip": { name: "delta-gzip", query: "&delta=1", headers: GZIP_HEADER, serverArgs: GZIP_SERVER },
 };
+
+/** The four modes the bandwidth scenario compares by default. */
+export const BANDWIDTH_MODES = "full,delta,gzip,delta-gzip";
 
 export const DEFAULT_MODE = MODES.full!;
 

@@ -215,8 +215,11 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     const frames = end.events - base.events;
     f.cpuPerFrameUs = frames > 0 ? round((1e6 * (s1.cpuSec - s0.cpuSec)) / frames, 2) : null;
     f.serverRssMB = round(s1.rssBytes / MB, 1);
+    // Memory per connection under the feed: RSS (and V8 heap) at the window's end over before any connection.
+    f.rssPerConnBusyKB = round((s1.rssBytes - idle0.rssBytes) / 1024 / Math.max(1, open.opened), 2);
     const heap = await server.heapUsed();
     if (heap !== undefined) f.serverHeapMB = round(heap / MB, 1);
+    if (heap !== undefined && heap0 !== undefined) f.heapPerConnBusyKB = round((heap - heap0) / 1024 / Math.max(1, open.opened), 2);
     const ticks1 = await server.ticks(spec.flushMs / 1000);
     if (ticks0 !== undefined && ticks1 !== undefined && ticks1.count > ticks0.count) {
       // How long quotecast's flush ticks took: beside p99, it says whether the worker kept up.

@@ -4,10 +4,12 @@
 
 import t from "tap";
 import { held, nextProbe } from "../capacity.js";
-import { parseModes } from "../lib/modes.js";
+import { BANDWIDTH_MODES, parseModes } from "../lib/modes.js";
 import { LatencyHistogram } from "../loadgen/histogram.js";
 import { quote } from "../loadgen/quote.js";
-import { chartSvg, selectInvocation, type RunLine } from "../lib/results.js";
+import { bandwidthSection, chartSvg, selectInvocation, type RunLine } from "../lib/results.js";
+import { judgeBandwidth } from "../suite.js";
+import { account } from "../sse-bytes.js";
 import { quotesPerFrame, subscriptionPaths } from "../lib/run-one.js";
 
 t.test("bench histogram - quantiles over 1 ms buckets, merged across processes", async (t) => {
@@ -61,9 +63,13 @@ t.test("bench subscriptions - shared lists: every connection takes one of N list
   t.ok(a.every((p) => p.endsWith("&delta=1")));
 });
 
-t.test("bench modes - full and delta by name, in the order given; an unknown one names those that exist", async (t) => {
+t.test("bench modes - the four by name, in the order given; gzip asks for it and starts the server with it; an unknown one names those that exist", async (t) => {
   t.same(parseModes("delta,full").map((m) => [m.name, m.query]), [["delta", "&delta=1"], ["full", ""]]);
-  t.throws(() => parseModes("full,gzip2"), /unknown mode gzip2; choose from full, delta/);
+  const [gzip, deltaGzip] = parseModes("gzip,delta-gzip");
+  t.same([gzip!.query, gzip!.headers, gzip!.serverArgs], ["", "Accept-Encoding: gzip\r\n", ["--compression", "gzip"]]);
+  t.same([deltaGzip!.query, deltaGzip!.headers, deltaGzip!.serverArgs], ["&delta=1", "Accept-Encoding: gzip\r\n", ["--compression", "gzip"]]);
+  t.same(parseModes(BANDWIDTH_MODES).map((m) => m.name), ["full", "delta", "gzip", "delta-gzip"]);
+  t.throws(() => parseModes("full,gzip2"), /unknown mode gzip2; choose from full, delta, gzip, delta-gzip/);
 });
 
 t.test("bench subscriptions - 20 distinct of the universe each, the same for every server", async (t) => {
@@ -86,14 +92,63 @@ t.test("bench chart - one polyline per server, log scale, limit line", async (t)
   t.match(svg, />naive</);
 });
 
-t.test("bench results - an invocation is shown with the latest capacity run, and a capacity run with the latest of the rest", async (t) => {
+t.test("bench results - each scenario from the newest invocation that ran it, the given invocation's own first", async (t) => {
   const line = (invocation: string, scenario: string) => ({ invocation, scenario }) as unknown as RunLine;
-  const all = [line("a", "matrix"), line("a", "idle"), line("b", "capacity"), line("c", "matrix"), line("d", "capacity"), line("d", "capacity")];
+  const all = [line("a", "matrix"), line("a", "idle"), line("b", "capacity"), line("c", "matrix"), line("d", "capacity"), line("d", "capacity"), line("e", "bandwidth"), line("f", "bandwidth")];
   const shape = (rs: RunLine[]) => rs.map((r) => `${r.invocation}:${r.scenario}`);
-  t.same(shape(selectInvocation(all, "c")), ["c:matrix", "d:capacity", "d:capacity"], "full run + the latest capacity run");
-  t.same(shape(selectInvocation(all, "d")), ["c:matrix", "d:capacity", "d:capacity"], "capacity run + the latest full run");
-  t.same(shape(selectInvocation(all, "b")), ["c:matrix", "b:capacity"], "an older capacity run goes with the latest full run");
+  t.same(shape(selectInvocation(all, "c")), ["a:idle", "c:matrix", "d:capacity", "d:capacity", "f:bandwidth"], "matrix from c, the rest from their newest");
+  t.same(shape(selectInvocation(all, "f")), ["a:idle", "c:matrix", "d:capacity", "d:capacity", "f:bandwidth"], "a bandwidth run keeps the other scenarios' figures");
+  t.same(shape(selectInvocation(all, "e")), ["a:idle", "c:matrix", "d:capacity", "d:capacity", "e:bandwidth"], "an older invocation shows its own scenarios");
+  t.same(shape(selectInvocation(all, "b")), ["a:idle", "b:capacity", "c:matrix", "f:bandwidth"], "an older capacity run goes with the newest of the rest");
   t.same(shape(selectInvocation([line("x", "capacity")], "x")), ["x:capacity"], "alone when there is nothing else");
+});
+
+t.test("bench results - the bandwidth section: four modes per workload beside the ceiling, % of full, then idle memory", async (t) => {
+  const machine = { date: "2026-12-06T00:00:00Z", nproc: 2, cpu: "x", node: "v20", kernel: "k", natsServer: "n", loadAtStart: 0, commit: "abc1234" };
+  const run = (server: string, mode: string | undefined, sharedLists: number, figures: Record<string, unknown>, extra?: string) =>
+    ({ invocation: "i1", command: "npm run bench -- bandwidth", machine, date: machine.date, commit: "abc1234", scenario: "bandwidth", server, params: { connections: 5000, rate: extra ? 0 : 2000, flushMs: 50, universe: 200, perConnection: 20, mix: "market", workers: 1, ...(sharedLists ? { sharedLists } : {}), ...(mode ? { mode: { name: mode } } : {}), ...(extra ? { extra } : {}) }, figures }) as unknown as RunLine;
+  const rs = [
+    run("ceiling", undefined, 0, { framesPerSec: 100 }),
+    run("quotecast", "full", 0, { framesPerSec: 90, bytesPerQuote: 116 }),
+    run("quotecast", "delta-gzip", 0, { framesPerSec: 80, bytesPerQuote: 29 }),
+    run("quotecast", "delta", 0, { framesPerSec: 90, bytesPerQuote: 58 }),
+    run("quotecast", "full", 50, { framesPerSec: 50, bytesPerQuote: 116 }),
+    run("quotecast", "gzip-not-asked", 0, { rssPerConnKB: 3.1 }, "idle"),
+  ];
+  const md = bandwidthSection(rs).join("\n");
+  t.match(md, /invocation i1, started 2026-12-06T00:00:00Z, quotecast abc1234/);
+  const rows = md.split("\n").filter((l) => l.startsWith("| own") || l.startsWith("| shared"));
+  t.same(rows.map((l) => l.split(" | ").slice(0, 3).join(" ")), ["| own ceiling –", "| own quotecast full", "| own quotecast delta", "| own quotecast delta-gzip", "| shared quotecast full"], "modes in order, own then shared");
+  t.match(rows[2]!, /\| 90% \|.*\| 50% \|/, "delta: 90% of the ceiling's frames/s, 50% of full's bytes");
+  t.match(rows[3]!, /\| 25% \|/, "delta-gzip: 25% of full's bytes");
+  t.match(md, /\| quotecast \| gzip-not-asked \| 5,000 \| – \| 3.10 \|/);
+});
+
+t.test("bench targets - issue 15's bandwidth targets judged per mode; missing runs are not measured", async (t) => {
+  const run = (server: string, mode: string | undefined, sharedLists: number, figures: Record<string, unknown>, extra?: string) =>
+    ({ scenario: "bandwidth", server, params: { connections: 5000, workers: 1, ...(sharedLists ? { sharedLists } : {}), ...(mode ? { mode: { name: mode } } : {}), ...(extra ? { extra } : {}) }, figures }) as unknown as RunLine;
+  const rs = [
+    run("quotecast", "full", 0, { framesPerSec: 100, bytesPerQuote: 100, p99Ms: 60 }),
+    run("quotecast", "delta", 0, { framesPerSec: 99, bytesPerQuote: 61, p99Ms: 60 }),
+    run("quotecast", "gzip", 0, { framesPerSec: 50, bytesPerQuote: 35 }),
+    run("quotecast", "full", 50, { framesPerSec: 100 }),
+    run("quotecast", "gzip", 50, { framesPerSec: 70 }),
+    run("quotecast", "gzip-not-asked", 0, { rssPerConnKB: 4.9 }, "idle"),
+  ];
+  const v = judgeBandwidth(rs);
+  t.same(
+    v.map((x) => [x.target.slice(0, 24), x.met]),
+    [
+      ["delta: at most 60% of fu", false],
+      ["gzip: at most 35% of ful", true],
+      ["delta-gzip: at most 30% ", null],
+      ["delta: frames/s and p99 ", true],
+      ["gzip on shared watchlist", true],
+      ["--compression gzip: a co", true],
+    ],
+    "61% is over 60%; 35% is at most 35%; no delta-gzip run; 70% is at least 70%",
+  );
+  t.match(v.find((x) => x.target.startsWith("gzip: at most"))!.figures, /35 vs 100 B .*\(35%\)/);
 });
 
 t.test("bench capacity - between the last step held and the first failed, halves to multiples of 250", async (t) => {
@@ -104,4 +159,36 @@ t.test("bench capacity - between the last step held and the first failed, halves
   t.equal(nextProbe(2000, 3000, 500), 2500);
   t.equal(nextProbe(2000, 2500, 500), undefined);
   t.equal(nextProbe(500, 600, 50), undefined, "no multiple of 250 strictly between");
+});
+
+t.test("bench sse-bytes - every byte of the update events accounted for; a field sent unchanged is counted", async (t) => {
+  const body = [
+    "retry: 1000",
+    "",
+    "id: a-1",
+    "event: snapshot",
+    'data: [{"sym":"BN0000","ts":1,"seq":1,"bid":2}]',
+    "",
+    "id: a-2",
+    "event: delta",
+    'data: [{"sym":"BN0000","ts":2,"seq":2},{"sym":"BN0001","ts":2,"seq":1,"bid":3}]',
+    "",
+    "id: a-3",
+    "event: delta",
+    'data: [{"sym":"BN0000","ts":3,"seq":3,"bid":2}]',
+    "",
+    "",
+  ].join("\n");
+  const a = account(body);
+  t.equal(a.events, 2);
+  t.equal(a.objects, 3);
+  const updates = body.slice(body.indexOf("id: a-2"));
+  t.equal(a.total, updates.length, "the update events' bytes, blank lines included");
+  t.equal(
+    Object.values(a.parts).reduce((x, y) => x + y, 0),
+    a.total,
+    "the parts add up to the whole",
+  );
+  t.equal(a.redundant, 1, "bid 2 again for BN0000, which the snapshot had delivered");
+  t.same(a.present, { ts: 3, seq: 3, bid: 2 });
 });
