@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../log/logger.js";
 import { ensureQuoteStream, epochFromCreated, JS_API_TIMEOUT_MS, LIVE_PREFIX, QUOTE_STREAM, republishesLive } from "./quote-stream.js";
 import { QUOTES_WILDCARD } from "./symbol.js";
 import { validateQuote, type InvalidReason } from "./validate.js";
 import { streamSequence } from "./republish-header.js";
 import { CatchUpProgress } from "./catch-up-progress.js";
+import { GapRead, streamReader, GAP_LIMITS, type GapResult, type ReadFrom } from "./gap-reader.js";
 import type { LastValue, LastValues } from "./last-values.js";
 
 /** What the ingest tells the rest of the worker. Called synchronously, on the hot path. */
@@ -42,6 +43,15 @@ const CATCH_UP_CHECK_MS = 1_000;
 const PULL_BATCH = 4096;
 
 /**
+ * How long one read of a gap may wait for its answer. A replica answers within milliseconds; one
+ * that does not within a second is left to the catch-up consumer.
+ */
+const GAP_READ_TIMEOUT_MS = 1_000;
+
+/** At most one line a period about gap reads (a lossy feed could have many a second). */
+const GAP_LOG_MS = 5_000;
+
+/**
  * NATS to last values, from two sources that agree on one order, the QUOTES stream's sequence:
  *
  * - live: a plain subscription to what the stream republishes (`qc.live.quotes.>`): every quote
@@ -49,6 +59,12 @@ const PULL_BATCH = 4096;
  * - catch-up: an ordered JetStream consumer, run at start (the last message of every subject: the
  *   snapshot) and after every reconnect (everything after the last sequence applied), until it
  *   reaches the end of the stream.
+ *
+ * The live feed is taken only in stream order. A live message ahead of the next sequence (quotes
+ * missed while the connection moved to another NATS node) is a gap: it is read from the stream
+ * one message at a time (src/feed/gap-reader.ts), from any replica, which needs none of the
+ * JetStream elections that a catch-up consumer waits for; a gap too large for that goes to the
+ * catch-up consumer.
  *
  * Both may deliver the same symbol; `LastValues.apply` keeps whichever has the higher sequence, so
  * the latest value wins whatever arrives first. While a catch-up runs, event ids stay at the
@@ -81,6 +97,24 @@ export class FeedIngest {
   #lastRequested = Number.NEGATIVE_INFINITY;
   #catchUpCheck: NodeJS.Timeout | undefined;
   #deferred: NodeJS.Timeout | undefined;
+  #jsm: JetStreamManager | null = null;
+  /**
+   * Reads gaps in the live feed; null until a catch-up has checked, on this connection, that the
+   * stream is still the one this worker's sequences belong to (its epoch), and again after a
+   * disconnect: sequences of a stream recreated meanwhile must not be read as ours.
+   */
+  #gapReader: ReadFrom | null = null;
+  /** The highest sequence a live message announced ahead of the next one, for the next gap read. */
+  #gapTarget = 0;
+  /** The gap read under way, if any. */
+  #gap: GapRead | null = null;
+  /** After a gap read that could not finish, the next waits until then (performance.now()). */
+  #gapPausedUntil = 0;
+  /** Gap reads since the last line logged about them, and when that was. */
+  #gapsUnlogged = 0;
+  #gapLoggedAt = Number.NEGATIVE_INFINITY;
+  /** Gaps in the live feed read from the stream directly (without a catch-up consumer). */
+  gapsRead = 0;
 
   constructor(values: LastValues, listener: IngestListener, opts: IngestOptions, log: Logger) {
     this.#values = values;
@@ -109,6 +143,7 @@ export class FeedIngest {
     this.#nc = nc;
     this.#connected = true;
     this.#log.info({ server: nc.getServer() }, "connected to NATS");
+    this.#jsm = await jetstreamManager(nc, { timeout: GAP_READ_TIMEOUT_MS, checkAPI: false });
     void this.#watchStatus(nc);
     // Live first, so nothing published while the last values load falls between the two.
     this.#live = nc.subscribe(LIVE_PREFIX + QUOTES_WILDCARD, { callback: this.#onLive });
@@ -119,6 +154,7 @@ export class FeedIngest {
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#generation++;
+    this.#gapReader = null;
     clearInterval(this.#catchUpCheck);
     clearTimeout(this.#deferred);
     const nc = this.#nc;
@@ -137,15 +173,82 @@ export class FeedIngest {
     // Anyone allowed to publish on qc.live.> can write any Nats-Sequence header: one forged
     // 999999999999 went to every client and froze every id (issue 17, item 9). So the live feed
     // is taken only in stream order, the next sequence after the last applied; anything else is
-    // read from JetStream instead, whose consumer delivers only what the stream stored.
+    // read from JetStream instead (a gap read or a consumer), which gives only what the stream stored.
     if (seq !== this.#values.highWater + 1) {
       this.outOfOrderLive++;
       if (seq > this.#liveAhead) this.#liveAhead = seq;
+      // Ahead: quotes were missed. Read them from the stream (which holds only what it stored, so
+      // a forged sequence gets nothing in) and take the live feed again once they are applied.
+      if (seq > this.#values.highWater && this.#readGapTo(seq)) return;
       if (this.#nc !== null) this.#requestCatchUp(this.#nc);
       return;
     }
     this.#apply(m.subject.slice(LIVE_PREFIX.length), m.data, seq);
   };
+
+  /**
+   * Read the live feed's gap up to `seq` from the stream, or say it cannot be (false: no checked
+   * reader yet, the first load not done, a gap too wide, or a read that just failed).
+   */
+  #readGapTo(seq: number): boolean {
+    if (seq - this.#values.highWater > GAP_LIMITS.maxSequences) return false;
+    if (seq > this.#gapTarget) this.#gapTarget = seq;
+    if (this.#gap === null) return this.#startGapRead();
+    this.#gap.announce(seq);
+    return true;
+  }
+
+  #startGapRead(): boolean {
+    const reader = this.#gapReader;
+    if (reader === null || !this.#loaded || performance.now() < this.#gapPausedUntil) return false;
+    if (this.#gap !== null) return true;
+    if (this.#gapTarget <= this.#values.highWater) return true;
+    const gap = new GapRead(reader, {
+      highWater: () => this.#values.highWater,
+      apply: (m) => this.#apply(m.subject, m.data, m.seq),
+      current: () => this.#gapReader === reader,
+    });
+    gap.announce(this.#gapTarget);
+    this.#gap = gap;
+    void this.#readGap(gap);
+    return true;
+  }
+
+  async #readGap(gap: GapRead): Promise<void> {
+    const from = this.#values.highWater + 1;
+    const started = performance.now();
+    let result: GapResult;
+    try {
+      result = await gap.run();
+    } finally {
+      this.#gap = null;
+    }
+    // Stopped by a disconnect or a recreated stream: a newer reader (if any) goes on from here.
+    if (result.outcome === "stopped") {
+      this.#startGapRead();
+      return;
+    }
+    const fields = { from, to: this.#values.highWater, target: gap.target, reads: result.reads, applied: result.applied, ms: Math.round(performance.now() - started) };
+    if (result.outcome === "filled") {
+      this.gapsRead++;
+      this.#logGap("info", fields, "read a gap in the live feed from the stream; taking the live feed again");
+      return;
+    }
+    // Left to the catch-up consumer, which reads any gap, and checks the stream's end with its leader.
+    this.#gapTarget = 0;
+    this.#gapPausedUntil = performance.now() + CATCH_UP_CHECK_MS;
+    this.#logGap("warn", { ...fields, outcome: result.outcome, err: result.error?.message }, "could not read a gap in the live feed from the stream; reading it with a catch-up consumer");
+    if (this.#nc !== null) this.#requestCatchUp(this.#nc);
+  }
+
+  #logGap(level: "info" | "warn", fields: Record<string, unknown>, msg: string): void {
+    this.#gapsUnlogged++;
+    const now = performance.now();
+    if (level === "info" && now - this.#gapLoggedAt < GAP_LOG_MS) return;
+    this.#log[level]({ ...fields, gapReadsSinceLastLine: this.#gapsUnlogged }, msg);
+    this.#gapsUnlogged = 0;
+    this.#gapLoggedAt = now;
+  }
 
   #apply(subject: string, data: Uint8Array, seq: number): void {
     this.received++;
@@ -181,6 +284,8 @@ export class FeedIngest {
       this.#log.warn({ from: this.#epoch, to: epoch }, "the quote stream was recreated; reloading last values");
       this.#values.rebase();
       this.#loaded = false;
+      this.#gapTarget = 0;
+      this.#gapReader = null;
     }
     this.#epoch = epoch;
     // A stream that does not republish is followed by this consumer for good, not just caught up with.
@@ -189,6 +294,12 @@ export class FeedIngest {
     // disconnect left a gap below the mark, which this one must cover.
     const from = this.#loaded ? this.#values.position + 1 : null;
     this.#values.holdPosition(from === null ? 0 : from - 1);
+    // The epoch is checked: gaps in the live feed can be read from the stream from now on, while
+    // the consumer below is being created (which can take seconds, see #readGapTo).
+    if (!keepFollowing && this.#jsm !== null) {
+      if (this.#gapReader === null) this.#gapReader = streamReader(this.#jsm, info.config.allow_direct === true);
+      this.#startGapRead();
+    }
     const consumer = await this.#retry("create the catch-up consumer", () =>
       jetstream(nc, { timeout: JS_API_TIMEOUT_MS }).consumers.get(
         QUOTE_STREAM,
@@ -375,6 +486,8 @@ export class FeedIngest {
       switch (s.type) {
         case "disconnect":
           this.#connected = false;
+          // Until a catch-up checks the stream again (see #gapReader).
+          this.#gapReader = null;
           this.#log.warn({ server: s.server }, "NATS disconnected");
           break;
         case "reconnect":
