@@ -170,6 +170,11 @@ t.test("gap-reader - on nats-server: direct gets and the leader's MSG.GET read a
     t.match(seen.join("\n"), /quotes\.GA \{"sym":"GA".*"seq":10\}/, "with their subject and payload");
     t.equal(await read(last + 1), null, "past the end: nothing");
   }
+  const beyond = new GapRead(streamReader(jsm, true), sink(before), GAP_LIMITS);
+  beyond.announce(before + GAP_LIMITS.maxSequences + 1);
+  const wide = await beyond.run();
+  t.equal(wide.outcome, "too-large", "a gap wider than the bound is left to the catch-up consumer");
+  t.equal(wide.reads, 0, "without a read");
 });
 
 t.test("gap-reader - on nats-server: a stream without allow_direct gets it from ensureQuoteStream; before, direct gets fail", async (t) => {
