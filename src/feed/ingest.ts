@@ -7,7 +7,8 @@ import { QUOTES_WILDCARD } from "./symbol.js";
 import { validateQuote, type InvalidReason } from "./validate.js";
 import { streamSequence } from "./republish-header.js";
 import { CatchUpProgress } from "./catch-up-progress.js";
-import { GapRead, streamReader, GAP_LIMITS, type GapResult, type ReadFrom } from "./gap-reader.js";
+import { streamReader } from "./gap-reader.js";
+import { LiveGaps } from "./live-gaps.js";
 import type { LastValue, LastValues } from "./last-values.js";
 
 /** What the ingest tells the rest of the worker. Called synchronously, on the hot path. */
@@ -47,9 +48,6 @@ const PULL_BATCH = 4096;
  * that does not within a second is left to the catch-up consumer.
  */
 const GAP_READ_TIMEOUT_MS = 1_000;
-
-/** At most one line a period about gap reads (a lossy feed could have many a second). */
-const GAP_LOG_MS = 5_000;
 
 /**
  * NATS to last values, from two sources that agree on one order, the QUOTES stream's sequence:
@@ -98,29 +96,30 @@ export class FeedIngest {
   #catchUpCheck: NodeJS.Timeout | undefined;
   #deferred: NodeJS.Timeout | undefined;
   #jsm: JetStreamManager | null = null;
-  /**
-   * Reads gaps in the live feed; null until a catch-up has checked, on this connection, that the
-   * stream is still the one this worker's sequences belong to (its epoch), and again after a
-   * disconnect: sequences of a stream recreated meanwhile must not be read as ours.
-   */
-  #gapReader: ReadFrom | null = null;
-  /** The highest sequence a live message announced ahead of the next one, for the next gap read. */
-  #gapTarget = 0;
-  /** The gap read under way, if any. */
-  #gap: GapRead | null = null;
-  /** After a gap read that could not finish, the next waits until then (performance.now()). */
-  #gapPausedUntil = 0;
-  /** Gap reads since the last line logged about them, and when that was. */
-  #gapsUnlogged = 0;
-  #gapLoggedAt = Number.NEGATIVE_INFINITY;
-  /** Gaps in the live feed read from the stream directly (without a catch-up consumer). */
-  gapsRead = 0;
+  /** Gaps in the live feed, read from the stream without a consumer (src/feed/live-gaps.ts). */
+  readonly #gaps: LiveGaps;
 
   constructor(values: LastValues, listener: IngestListener, opts: IngestOptions, log: Logger) {
     this.#values = values;
     this.#listener = listener;
     this.#opts = opts;
     this.#log = log;
+    this.#gaps = new LiveGaps(
+      {
+        highWater: () => this.#values.highWater,
+        apply: (m) => this.#apply(m.subject, m.data, m.seq),
+        loaded: () => this.#loaded,
+        fallBack: () => {
+          if (this.#nc !== null) this.#requestCatchUp(this.#nc);
+        },
+      },
+      log,
+    );
+  }
+
+  /** Gaps in the live feed read from the stream directly (without a catch-up consumer). */
+  get gapsRead(): number {
+    return this.#gaps.read;
   }
 
   /** Connected to NATS right now. */
@@ -154,7 +153,7 @@ export class FeedIngest {
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#generation++;
-    this.#gapReader = null;
+    this.#gaps.drop();
     clearInterval(this.#catchUpCheck);
     clearTimeout(this.#deferred);
     const nc = this.#nc;
@@ -179,76 +178,12 @@ export class FeedIngest {
       if (seq > this.#liveAhead) this.#liveAhead = seq;
       // Ahead: quotes were missed. Read them from the stream (which holds only what it stored, so
       // a forged sequence gets nothing in) and take the live feed again once they are applied.
-      if (seq > this.#values.highWater && this.#readGapTo(seq)) return;
+      if (seq > this.#values.highWater && this.#gaps.readTo(seq)) return;
       if (this.#nc !== null) this.#requestCatchUp(this.#nc);
       return;
     }
     this.#apply(m.subject.slice(LIVE_PREFIX.length), m.data, seq);
   };
-
-  /**
-   * Read the live feed's gap up to `seq` from the stream, or say it cannot be (false: no checked
-   * reader yet, the first load not done, a gap too wide, or a read that just failed).
-   */
-  #readGapTo(seq: number): boolean {
-    if (seq - this.#values.highWater > GAP_LIMITS.maxSequences) return false;
-    if (seq > this.#gapTarget) this.#gapTarget = seq;
-    if (this.#gap === null) return this.#startGapRead();
-    this.#gap.announce(seq);
-    return true;
-  }
-
-  #startGapRead(): boolean {
-    const reader = this.#gapReader;
-    if (reader === null || !this.#loaded || performance.now() < this.#gapPausedUntil) return false;
-    if (this.#gap !== null) return true;
-    if (this.#gapTarget <= this.#values.highWater) return true;
-    const gap = new GapRead(reader, {
-      highWater: () => this.#values.highWater,
-      apply: (m) => this.#apply(m.subject, m.data, m.seq),
-      current: () => this.#gapReader === reader,
-    });
-    gap.announce(this.#gapTarget);
-    this.#gap = gap;
-    void this.#readGap(gap);
-    return true;
-  }
-
-  async #readGap(gap: GapRead): Promise<void> {
-    const from = this.#values.highWater + 1;
-    const started = performance.now();
-    let result: GapResult;
-    try {
-      result = await gap.run();
-    } finally {
-      this.#gap = null;
-    }
-    // Stopped by a disconnect or a recreated stream: a newer reader (if any) goes on from here.
-    if (result.outcome === "stopped") {
-      this.#startGapRead();
-      return;
-    }
-    const fields = { from, to: this.#values.highWater, target: gap.target, reads: result.reads, applied: result.applied, ms: Math.round(performance.now() - started) };
-    if (result.outcome === "filled") {
-      this.gapsRead++;
-      this.#logGap("info", fields, "read a gap in the live feed from the stream; taking the live feed again");
-      return;
-    }
-    // Left to the catch-up consumer, which reads any gap, and checks the stream's end with its leader.
-    this.#gapTarget = 0;
-    this.#gapPausedUntil = performance.now() + CATCH_UP_CHECK_MS;
-    this.#logGap("warn", { ...fields, outcome: result.outcome, err: result.error?.message }, "could not read a gap in the live feed from the stream; reading it with a catch-up consumer");
-    if (this.#nc !== null) this.#requestCatchUp(this.#nc);
-  }
-
-  #logGap(level: "info" | "warn", fields: Record<string, unknown>, msg: string): void {
-    this.#gapsUnlogged++;
-    const now = performance.now();
-    if (level === "info" && now - this.#gapLoggedAt < GAP_LOG_MS) return;
-    this.#log[level]({ ...fields, gapReadsSinceLastLine: this.#gapsUnlogged }, msg);
-    this.#gapsUnlogged = 0;
-    this.#gapLoggedAt = now;
-  }
 
   #apply(subject: string, data: Uint8Array, seq: number): void {
     this.received++;
@@ -284,8 +219,7 @@ export class FeedIngest {
       this.#log.warn({ from: this.#epoch, to: epoch }, "the quote stream was recreated; reloading last values");
       this.#values.rebase();
       this.#loaded = false;
-      this.#gapTarget = 0;
-      this.#gapReader = null;
+      this.#gaps.drop(true);
     }
     this.#epoch = epoch;
     // A stream that does not republish is followed by this consumer for good, not just caught up with.
@@ -295,11 +229,8 @@ export class FeedIngest {
     const from = this.#loaded ? this.#values.position + 1 : null;
     this.#values.holdPosition(from === null ? 0 : from - 1);
     // The epoch is checked: gaps in the live feed can be read from the stream from now on, while
-    // the consumer below is being created (which can take seconds, see #readGapTo).
-    if (!keepFollowing && this.#jsm !== null) {
-      if (this.#gapReader === null) this.#gapReader = streamReader(this.#jsm, info.config.allow_direct === true);
-      this.#startGapRead();
-    }
+    // the consumer below is being created (which can take seconds: it needs JetStream's leaders).
+    if (!keepFollowing && this.#jsm !== null) this.#gaps.use(streamReader(this.#jsm, info.config.allow_direct === true));
     const consumer = await this.#retry("create the catch-up consumer", () =>
       jetstream(nc, { timeout: JS_API_TIMEOUT_MS }).consumers.get(
         QUOTE_STREAM,
@@ -486,8 +417,8 @@ export class FeedIngest {
       switch (s.type) {
         case "disconnect":
           this.#connected = false;
-          // Until a catch-up checks the stream again (see #gapReader).
-          this.#gapReader = null;
+          // Until a catch-up checks the stream again (see LiveGaps).
+          this.#gaps.drop();
           this.#log.warn({ server: s.server }, "NATS disconnected");
           break;
         case "reconnect":
