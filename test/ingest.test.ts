@@ -95,6 +95,9 @@ t.test("ingest - a forged message on the internal republish subject reaches no c
   t.same(seen, [...seen].sort((a, b) => a - b), `genuine quotes in order (conflated): ${seen.join(" ")}`);
   t.equal(seen.at(-1), genuine[2]!.seq, "up to the latest");
   t.ok(metricValue(await qc.metrics(), "quotecast_feed_out_of_order_total") >= 3, "the forged messages are counted");
+  // The ones just ahead were looked for in the stream (a gap read), found missing there, and left
+  // to a catch-up consumer, which reads only what the stream stored.
+  t.match(qc.output(), /"outcome":"short"[^\n]*could not read a gap in the live feed from the stream; reading it with a catch-up consumer/, "the gap read found nothing there and handed over to the consumer");
 });
 
 t.test("ingest - the stream deleted and recreated under a running server: values reload, ids carry the new stream's epoch", async (t) => {

@@ -5,7 +5,9 @@ import t from "tap";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import pino from "pino";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { ensureQuoteStream } from "../src/feed/quote-stream.js";
+import { streamReader } from "../src/feed/gap-reader.js";
 import { startNatsServer } from "./helpers/nats-server.js";
 import { metricValue, sleep, startQuotecast } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
@@ -39,6 +41,14 @@ t.test("nats-permissions - the deploy's NATS permissions: feed publishes quotes 
   t.notOk(c.events.some((e) => e.data.includes("EVIL")), "the forged message reached no client");
   t.match(errors.join(" "), /permissions violation for publish to "?qc\.live\.quotes\.EVIL/i, "NATS refused the feed's publish on qc.live.>");
   t.match(nats.logs(), /Publish Violation.*qc\.live\.quotes\.EVIL/i, "and logged it");
+  // A gap in the live feed is read with single-message gets (docs/faults.md): allowed too.
+  const asQuotecast = await connect({ servers: nats.url, user: "quotecast", pass: "qc-test-secret" });
+  t.teardown(() => asQuotecast.close());
+  const jsm = await jetstreamManager(asQuotecast, { checkAPI: false, timeout: 2_000 });
+  for (const direct of [true, false]) {
+    const m = await streamReader(jsm, direct)(1);
+    t.equal(m?.subject, "quotes.PERM", `quotecast may read the stream with ${direct ? "DIRECT.GET" : "STREAM.MSG.GET"}`);
+  }
   t.notMatch(nats.logs(), /Violation.*"?quotecast/i, "quotecast needed nothing the file does not allow");
   t.equal(metricValue(await qc.metrics(), "quotecast_nats_connected"), 1);
 });

@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../log/logger.js";
 import { ensureQuoteStream, epochFromCreated, JS_API_TIMEOUT_MS, LIVE_PREFIX, QUOTE_STREAM, republishesLive } from "./quote-stream.js";
 import { QUOTES_WILDCARD } from "./symbol.js";
 import { validateQuote, type InvalidReason } from "./validate.js";
 import { streamSequence } from "./republish-header.js";
 import { CatchUpProgress } from "./catch-up-progress.js";
+import { streamReader } from "./gap-reader.js";
+import { LiveGaps } from "./live-gaps.js";
 import type { LastValue, LastValues } from "./last-values.js";
 
 /** What the ingest tells the rest of the worker. Called synchronously, on the hot path. */
@@ -42,6 +44,12 @@ const CATCH_UP_CHECK_MS = 1_000;
 const PULL_BATCH = 4096;
 
 /**
+ * How long one read of a gap may wait for its answer. A replica answers within milliseconds; one
+ * that does not within a second is left to the catch-up consumer.
+ */
+const GAP_READ_TIMEOUT_MS = 1_000;
+
+/**
  * NATS to last values, from two sources that agree on one order, the QUOTES stream's sequence:
  *
  * - live: a plain subscription to what the stream republishes (`qc.live.quotes.>`): every quote
@@ -49,6 +57,12 @@ const PULL_BATCH = 4096;
  * - catch-up: an ordered JetStream consumer, run at start (the last message of every subject: the
  *   snapshot) and after every reconnect (everything after the last sequence applied), until it
  *   reaches the end of the stream.
+ *
+ * The live feed is taken only in stream order. A live message ahead of the next sequence (quotes
+ * missed while the connection moved to another NATS node) is a gap: it is read from the stream
+ * one message at a time (src/feed/gap-reader.ts), from any replica, which needs none of the
+ * JetStream elections that a catch-up consumer waits for; a gap too large for that goes to the
+ * catch-up consumer.
  *
  * Both may deliver the same symbol; `LastValues.apply` keeps whichever has the higher sequence, so
  * the latest value wins whatever arrives first. While a catch-up runs, event ids stay at the
@@ -81,12 +95,31 @@ export class FeedIngest {
   #lastRequested = Number.NEGATIVE_INFINITY;
   #catchUpCheck: NodeJS.Timeout | undefined;
   #deferred: NodeJS.Timeout | undefined;
+  #jsm: JetStreamManager | null = null;
+  /** Gaps in the live feed, read from the stream without a consumer (src/feed/live-gaps.ts). */
+  readonly #gaps: LiveGaps;
 
   constructor(values: LastValues, listener: IngestListener, opts: IngestOptions, log: Logger) {
     this.#values = values;
     this.#listener = listener;
     this.#opts = opts;
     this.#log = log;
+    this.#gaps = new LiveGaps(
+      {
+        highWater: () => this.#values.highWater,
+        apply: (m) => this.#apply(m.subject, m.data, m.seq),
+        loaded: () => this.#loaded,
+        fallBack: () => {
+          if (this.#nc !== null) this.#requestCatchUp(this.#nc);
+        },
+      },
+      log,
+    );
+  }
+
+  /** Gaps in the live feed read from the stream directly (without a catch-up consumer). */
+  get gapsRead(): number {
+    return this.#gaps.read;
   }
 
   /** Connected to NATS right now. */
@@ -109,6 +142,7 @@ export class FeedIngest {
     this.#nc = nc;
     this.#connected = true;
     this.#log.info({ server: nc.getServer() }, "connected to NATS");
+    this.#jsm = await jetstreamManager(nc, { timeout: GAP_READ_TIMEOUT_MS, checkAPI: false });
     void this.#watchStatus(nc);
     // Live first, so nothing published while the last values load falls between the two.
     this.#live = nc.subscribe(LIVE_PREFIX + QUOTES_WILDCARD, { callback: this.#onLive });
@@ -119,6 +153,7 @@ export class FeedIngest {
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#generation++;
+    this.#gaps.drop();
     clearInterval(this.#catchUpCheck);
     clearTimeout(this.#deferred);
     const nc = this.#nc;
@@ -137,10 +172,13 @@ export class FeedIngest {
     // Anyone allowed to publish on qc.live.> can write any Nats-Sequence header: one forged
     // 999999999999 went to every client and froze every id (issue 17, item 9). So the live feed
     // is taken only in stream order, the next sequence after the last applied; anything else is
-    // read from JetStream instead, whose consumer delivers only what the stream stored.
+    // read from JetStream instead (a gap read or a consumer), which gives only what the stream stored.
     if (seq !== this.#values.highWater + 1) {
       this.outOfOrderLive++;
       if (seq > this.#liveAhead) this.#liveAhead = seq;
+      // Ahead: quotes were missed. Read them from the stream (which holds only what it stored, so
+      // a forged sequence gets nothing in) and take the live feed again once they are applied.
+      if (seq > this.#values.highWater && this.#gaps.readTo(seq)) return;
       if (this.#nc !== null) this.#requestCatchUp(this.#nc);
       return;
     }
@@ -181,6 +219,7 @@ export class FeedIngest {
       this.#log.warn({ from: this.#epoch, to: epoch }, "the quote stream was recreated; reloading last values");
       this.#values.rebase();
       this.#loaded = false;
+      this.#gaps.drop(true);
     }
     this.#epoch = epoch;
     // A stream that does not republish is followed by this consumer for good, not just caught up with.
@@ -189,6 +228,9 @@ export class FeedIngest {
     // disconnect left a gap below the mark, which this one must cover.
     const from = this.#loaded ? this.#values.position + 1 : null;
     this.#values.holdPosition(from === null ? 0 : from - 1);
+    // The epoch is checked: gaps in the live feed can be read from the stream from now on, while
+    // the consumer below is being created (which can take seconds: it needs JetStream's leaders).
+    if (!keepFollowing && this.#jsm !== null) this.#gaps.use(streamReader(this.#jsm, info.config.allow_direct === true));
     const consumer = await this.#retry("create the catch-up consumer", () =>
       jetstream(nc, { timeout: JS_API_TIMEOUT_MS }).consumers.get(
         QUOTE_STREAM,
@@ -375,6 +417,8 @@ export class FeedIngest {
       switch (s.type) {
         case "disconnect":
           this.#connected = false;
+          // Until a catch-up checks the stream again (see LiveGaps).
+          this.#gaps.drop();
           this.#log.warn({ server: s.server }, "NATS disconnected");
           break;
         case "reconnect":

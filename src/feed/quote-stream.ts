@@ -47,7 +47,10 @@ export async function ensureQuoteStream(nc: NatsConnection, log: Logger, opts: Q
 }
 
 async function ensureStream(nc: NatsConnection, log: Logger, wanted: number | undefined, storage: "file" | "memory"): Promise<StreamInfo> {
-  const jsm = await jetstreamManager(nc, { timeout: JS_API_TIMEOUT_MS });
+  // No account-info request first (nats.js's checkAPI): only JetStream's meta leader answers it,
+  // and after a NATS node is lost the meta group may spend seconds electing one, while the
+  // stream's own leader answers `streams.info` throughout. Without JetStream, that fails anyway.
+  const jsm = await jetstreamManager(nc, { timeout: JS_API_TIMEOUT_MS, checkAPI: false });
   // Event ids carry the stream's creation time: every answer must hold the real one.
   return stableCreated(await findOrCreate(jsm, nc, log, wanted, storage), () => jsm.streams.info(QUOTE_STREAM));
 }
@@ -55,10 +58,10 @@ async function ensureStream(nc: NatsConnection, log: Logger, wanted: number | un
 async function findOrCreate(jsm: JetStreamManager, nc: NatsConnection, log: Logger, wanted: number | undefined, storage: "file" | "memory"): Promise<StreamInfo> {
   try {
     const info = await jsm.streams.info(QUOTE_STREAM);
-    if (republishesLive(info)) return info;
+    if (republishesLive(info)) return info.config.allow_direct === true ? info : await allowDirect(jsm, info, log);
     // A stream made before servers followed the republished feed: add it, keep the data.
     try {
-      const updated = await jsm.streams.update(QUOTE_STREAM, { ...info.config, republish: REPUBLISH });
+      const updated = await jsm.streams.update(QUOTE_STREAM, { ...info.config, republish: REPUBLISH, allow_direct: true });
       log.info({ stream: QUOTE_STREAM, republish: REPUBLISH.dest }, "the quote stream now republishes for live followers");
       return updated;
     } catch (err) {
@@ -106,6 +109,26 @@ function createStream(jsm: JetStreamManager, replicas: number, storage: "file" |
 }
 
 const REPUBLISH = { src: QUOTES_WILDCARD, dest: LIVE_PREFIX + QUOTES_WILDCARD };
+
+/**
+ * A stream made without `allow_direct` (by hand, or by an older quotecast): turn it on, which
+ * nats-server 2.9 allows on an existing stream. With it any replica answers the reads of a gap in
+ * the live feed (src/feed/gap-reader.ts); without it only the stream leader does, and not while
+ * JetStream elects a meta leader. Not fatal either way: the caller goes on with what it has.
+ */
+async function allowDirect(jsm: JetStreamManager, info: StreamInfo, log: Logger): Promise<StreamInfo> {
+  try {
+    const updated = await jsm.streams.update(QUOTE_STREAM, { ...info.config, allow_direct: true });
+    log.info({ stream: QUOTE_STREAM }, "the quote stream now allows direct gets, so any replica can answer the reads of a gap in the live feed");
+    return updated;
+  } catch (err) {
+    log.warn(
+      { stream: QUOTE_STREAM, err: (err as Error).message },
+      `the quote stream does not allow direct gets and could not be changed: gaps in the live feed are read from the stream leader, and wait for JetStream's elections after a NATS node is lost. To fix: nats stream edit ${QUOTE_STREAM} --allow-direct`,
+    );
+    return info;
+  }
+}
 
 /** Whether servers can follow this stream's live feed by subscription (else with a consumer). */
 export function republishesLive(info: StreamInfo): boolean {
