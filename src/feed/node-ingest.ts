@@ -26,6 +26,7 @@ export class NodeIngest {
   #epoch: string | null = null;
   #reportedConnected = false;
   #reportedReceived = 0;
+  #reportedOutOfOrder = 0;
   #scheduled = false;
   #sweep: NodeJS.Timeout | undefined;
 
@@ -73,6 +74,7 @@ export class NodeIngest {
       type: INGEST_STATE,
       r: this.#values.stateRecords(this.#ingest.loaded ? this.#epoch : null, this.#reportedConnected),
       n: this.#ingest.received,
+      o: this.#ingest.outOfOrderLive,
     };
     this.#send(worker, state);
     this.#workers.add(worker);
@@ -99,10 +101,16 @@ export class NodeIngest {
       this.#reportedConnected = connected;
       this.#values.note(RecordTag.Connected, connected ? 1 : 0);
     }
-    if (this.#values.pending === 0) return;
     const received = this.#ingest.received;
-    const batch: IngestBatch = { type: INGEST_BATCH, r: this.#values.take(), n: received - this.#reportedReceived };
+    const outOfOrder = this.#ingest.outOfOrderLive;
+    // Forged or early live messages change no value but are counted: the sweep sends their count.
+    if (this.#values.pending === 0 && outOfOrder === this.#reportedOutOfOrder) return;
+    const batch: IngestBatch =
+      outOfOrder === this.#reportedOutOfOrder
+        ? { type: INGEST_BATCH, r: this.#values.take(), n: received - this.#reportedReceived }
+        : { type: INGEST_BATCH, r: this.#values.take(), n: received - this.#reportedReceived, o: outOfOrder - this.#reportedOutOfOrder };
     this.#reportedReceived = received;
+    this.#reportedOutOfOrder = outOfOrder;
     for (const w of this.#workers) this.#send(w, batch);
   }
 
