@@ -32,7 +32,7 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   // One NATS reader for the node's workers (docs/ingest.md); started before the workers so that
   // their first hello finds it.
   const shared = sharedIngest(cfg)
-    ? new NodeIngest({ servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, streamStorage: cfg.streamStorage, user: cfg.natsUser, pass: cfg.natsPassword }, log.child({ component: "ingest" }))
+    ? new NodeIngest({ servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, streamStorage: cfg.streamStorage, user: cfg.natsUser, pass: cfg.natsPassword }, log.child({ component: "ingest" }), cfg.maxFeedSymbols)
     : null;
   shared?.start();
   let stopping = false;

@@ -61,6 +61,8 @@ export interface IngestState {
   readonly n: number;
   /** Live messages it had left to JetStream for being out of order (absent from older primaries). */
   readonly o?: number;
+  /** Quotes it had dropped for --max-feed-symbols (absent when none). */
+  readonly c?: number;
 }
 
 /** primary → worker: what happened since the previous batch. */
@@ -71,6 +73,8 @@ export interface IngestBatch {
   readonly n: number;
   /** Live messages out of order since the previous batch (absent when none). */
   readonly o?: number;
+  /** Quotes dropped for --max-feed-symbols since the previous batch (absent when none). */
+  readonly c?: number;
 }
 
 /**

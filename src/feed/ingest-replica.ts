@@ -64,6 +64,8 @@ export class IngestReplica implements WorkerIngest, RecordTarget {
     const m = msg as IngestBatch | IngestState;
     this.received += m.n;
     this.outOfOrderLive += m.o ?? 0;
+    // Dropped for the cap in the primary, which keeps the same symbols this worker would have.
+    this.#values.overCap += m.c ?? 0;
     try {
       applyRecords(m.r, this);
     } catch (err) {
