@@ -37,6 +37,8 @@ export interface IngestOptions {
   readonly variants: readonly string[];
   /** Also run the bare counting subscriber. */
   readonly ceiling: boolean;
+  /** Run quotecast under `node --cpu-prof` (the workers inherit it), one sub-directory per run. */
+  readonly cpuProfDir?: string;
 }
 
 export const INGEST_DEFAULTS: IngestOptions = {
@@ -59,13 +61,24 @@ async function lastSeq(nc: NatsConnection): Promise<number> {
   return (await (await jetstreamManager(nc)).streams.info("QUOTES")).state.last_seq;
 }
 
-/** quotes_received_total over the workers; retried, since the primary's aggregation can time out on a loaded machine. */
-async function receivedTotal(server: BenchServer): Promise<number> {
-  for (let i = 0; ; i++) {
-    const text = await server.metricsText().catch(() => "");
-    if (text.includes("quotecast_quotes_received_total") || i >= 5) return metric(text, "quotecast_quotes_received_total");
-    await sleep(200);
+/**
+ * quotes_received_total over the workers; retried, since the primary's aggregation can time out
+ * on a loaded machine (with the shared ingest its question to a worker queues behind the ingest
+ * batches on the same IPC channel). NaN when it never answered: counted as 0, a count taken at the
+ * window's start was subtracted from nothing and gave a negative rate ("taken in -11903/s").
+ */
+export async function receivedTotal(metricsText: () => Promise<string>, tries = 6, pauseMs = 200): Promise<number> {
+  for (let i = 0; i < tries; i++) {
+    const text = await metricsText().catch(() => "");
+    if (text.includes("quotecast_quotes_received_total")) return metric(text, "quotecast_quotes_received_total");
+    await sleep(pauseMs);
   }
+  return Number.NaN;
+}
+
+/** Quotes taken in per second over the window, per worker; NaN (shown as n/a) when a count is missing or went backwards (a worker restarted). */
+export function takenInPerSec(counted: number, sec: number, workers: number): number {
+  return Number.isFinite(counted) && counted >= 0 ? round(counted / sec / workers, 0) : Number.NaN;
 }
 
 type Record = (spec: RunSpec, f: Figures) => void;
@@ -107,6 +120,7 @@ async function quotecastRun(rate: number, variant: string, o: IngestOptions, _lo
       symbolPeriodMs: 0,
       maxConnections: o.connections + 1000,
       env: { QUOTECAST_INGEST: mode, QUOTECAST_STREAM_STORAGE: o.storage },
+      ...(o.cpuProfDir === undefined ? {} : { wrap: [process.execPath, "--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}/${rate}-${variant}`], stopGraceMs: 60_000 }),
     });
     if (o.connections > 0) {
       lg = await LoadGenerator.start(server.port, subscriptionPaths(o.connections, o.perConnection, o.universe), { slowShare: 0, openOn: "snapshot", universe: o.universe });
@@ -121,12 +135,12 @@ async function quotecastRun(rate: number, variant: string, o: IngestOptions, _lo
       () => lg?.mark() ?? none(),
       () => lg?.totals() ?? none(),
       { server: () => srv.usage().cpuSec, nats: () => treeUsage(nats.pid!).cpuSec, publisher: () => treeUsage(pub!.pid).cpuSec },
-      () => receivedTotal(srv),
+      () => receivedTotal(() => srv.metricsText()),
       () => lastSeq(nc),
       o.measureSec,
     ).finally(() => nc.close());
     Object.assign(f, win.figures);
-    f.ingestedPerSec = round(win.counted / win.sec / workers, 0);
+    f.ingestedPerSec = takenInPerSec(win.counted, win.sec, workers);
     if (lg === undefined) {
       f.publishRate = round((await pub.stop()).published / (o.warmupSec + win.sec), 0);
       pub = undefined;
@@ -139,8 +153,13 @@ async function quotecastRun(rate: number, variant: string, o: IngestOptions, _lo
     try {
       await lg.verify();
       await sleep(Math.max(600, (1000 * o.universe) / rate + 300));
-      const stopped = await pub.stop();
+      // Asked once: a second "stop" made a publisher still draining crash (DrainingConnectionError).
+      const p = pub;
       pub = undefined;
+      const stopped = await p.stop().catch((err: unknown) => {
+        p.child.kill("SIGKILL");
+        throw err;
+      });
       f.publishRate = round(stopped.published / stopped.seconds, 0);
       const deadline = Date.now() + 10_000;
       let check = await lg.check(stopped.finals);
@@ -192,11 +211,19 @@ async function ceilingRun(rate: number, o: IngestOptions): Promise<Figures> {
       o.measureSec,
     );
     Object.assign(f, win.figures);
-    f.ingestedPerSec = round(win.counted / win.sec, 0);
-    const stopped = await pub.stop();
-    pub = undefined;
-    f.publishRate = round(stopped.published / stopped.seconds, 0);
+    f.ingestedPerSec = takenInPerSec(win.counted, win.sec, 1);
     f.finalsOk = null;
+    // A publisher that cannot drain its backlog (at 200k/s here) loses its publish rate, not the
+    // window's figures, which are what this run is for.
+    const p = pub;
+    pub = undefined;
+    try {
+      const stopped = await p.stop();
+      f.publishRate = round(stopped.published / stopped.seconds, 0);
+    } catch (err) {
+      p.child.kill("SIGKILL");
+      f.publishError = (err as Error).message.split("\n")[0]!;
+    }
     return f;
   } finally {
     if (pub) await pub.stop().catch(() => pub!.child.kill("SIGKILL"));
@@ -309,7 +336,7 @@ export async function runIngest(o: IngestOptions, record: Record, log: (s: strin
       log(
         f.error !== undefined
           ? `    failed: ${f.error}`
-          : `    published ${f.publishRate}/s, stored ${f.storedPerSec}/s, taken in ${f.ingestedPerSec}/s, delivered ${f.deliveredPerSec} q/s, p50 ${f.p50Ms} p99 ${f.p99Ms} ms, age p50 by 5 s ${f.sliceP50Ms} (${f.ageGrowthMsPerSec} ms/s), CPU server ${f.serverCpuPct}% NATS ${f.natsCpuPct}% publisher ${f.publisherCpuPct}% (µs per stored quote ${f.serverUsPerQuote} / ${f.natsUsPerQuote} / ${f.publisherUsPerQuote}), machine ${f.machineBusyPct}%, finals ${f.finalsOk === null ? "n/a" : `${f.finalsCurrent}/${f.finalsTotal}`}${f.held ? ", held" : ""}`,
+          : `    published ${f.publishRate === undefined ? `? (${f.publishError ?? "publisher did not stop"})` : `${f.publishRate}/s`}, stored ${f.storedPerSec}/s, taken in ${Number.isFinite(f.ingestedPerSec) ? `${f.ingestedPerSec}/s` : "n/a (no count from the metrics)"}, delivered ${f.deliveredPerSec} q/s, p50 ${f.p50Ms} p99 ${f.p99Ms} ms, age p50 by 5 s ${f.sliceP50Ms} (${f.ageGrowthMsPerSec} ms/s), CPU server ${f.serverCpuPct}% NATS ${f.natsCpuPct}% publisher ${f.publisherCpuPct}% (µs per stored quote ${f.serverUsPerQuote} / ${f.natsUsPerQuote} / ${f.publisherUsPerQuote}), machine ${f.machineBusyPct}%, finals ${f.finalsOk === null ? "n/a" : f.finalsError !== undefined ? `not checked (${f.finalsError})` : `${f.finalsCurrent}/${f.finalsTotal}`}${f.held ? ", held" : ""}`,
       );
       record(s, f);
       lines.push({ spec: s, figures: f });

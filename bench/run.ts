@@ -25,6 +25,7 @@
 //                          (2 workers, --ingest per-worker) (default 1,2)
 //     --ingest-connections N  SSE connections in the ingest scenario (default 1000; 0: ingest alone)
 //     --ingest-storage S   QUOTES stream storage in the ingest scenario: memory or file (default memory)
+//     --ingest-cpu-prof DIR  run quotecast under `node --cpu-prof` (primary and workers), profiles in DIR
 //     (ingest runs only when named; --measure sets its window too, default 30 s)
 //     --no-write           print only
 //   Environment: BENCH_* equivalents are not read; flags only.
@@ -61,6 +62,7 @@ const { values, positionals } = parseArgs({
     "ingest-variants": { type: "string" },
     "ingest-storage": { type: "string" },
     "ingest-connections": { type: "string" },
+    "ingest-cpu-prof": { type: "string" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -135,6 +137,7 @@ async function main(): Promise<number> {
       ...(values["ingest-variants"] === undefined ? {} : { variants: values["ingest-variants"].split(",") }),
       ...(values["ingest-connections"] === undefined ? {} : { connections: Number(values["ingest-connections"]) }),
       ...(values["ingest-storage"] === undefined ? {} : { storage: values["ingest-storage"] === "file" ? "file" : "memory" }),
+      ...(values["ingest-cpu-prof"] === undefined ? {} : { cpuProfDir: values["ingest-cpu-prof"] }),
       ...(values.measure === undefined ? {} : { measureSec: one(values.measure, 30, "measure") }),
       ...(quick ? { rates: [10_000, 50_000], measureSec: 10 } : {}),
     },

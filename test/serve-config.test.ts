@@ -1,7 +1,7 @@
 import t from "tap";
 import { availableParallelism } from "node:os";
 import { ConfigError } from "../src/config/config-error.js";
-import { parseServeConfig, SERVE_DEFAULTS } from "../src/config/serve-config.js";
+import { parseServeConfig, SERVE_DEFAULTS, sharedIngest } from "../src/config/serve-config.js";
 
 /** The ConfigError message a parse fails with; fails the test when it succeeds. */
 function configError(argv: string[], env: NodeJS.ProcessEnv = {}): string {
@@ -210,4 +210,13 @@ t.test("serve-config - --stream-replicas 1 to 5, --metrics-host", async (t) => {
   t.match(configError(["--stream-replicas", "0"]), /at least 1/);
   t.match(configError(["--stream-replicas", "6"]), /at most 5/);
   t.equal(parseServeConfig(["--metrics-host", "::"], {}).metricsHost, "::");
+});
+
+t.test("serve-config - --ingest auto: per-worker with one worker, shared with more", async (t) => {
+  t.equal(parseServeConfig(["--ingest", "auto"], {}).ingest, "auto");
+  t.equal(sharedIngest({ ingest: "auto", workers: 1 }), false, "one worker reads NATS itself: no IPC hop");
+  t.equal(sharedIngest({ ingest: "auto", workers: 2 }), true);
+  t.equal(sharedIngest({ ingest: "shared", workers: 1 }), true, "shared is shared, even for one worker");
+  t.equal(sharedIngest({ ingest: "per-worker", workers: 4 }), false);
+  t.equal(configError(["--ingest", "both"]), '--ingest takes auto, shared or per-worker, got "both"');
 });

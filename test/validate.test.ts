@@ -1,7 +1,10 @@
+import fc from "fast-check";
 import t from "tap";
-import { validateQuote, type Validation } from "../src/feed/validate.js";
+import { quote as benchQuote } from "../bench/loadgen/quote.js";
+import { scanQuote, validateQuote, validateQuoteByParsing, type Validation } from "../src/feed/validate.js";
 
 const enc = new TextEncoder();
+type Test = typeof t;
 const MAX = 8192;
 
 /** Validate a payload given as text (UTF-8 encoded) or as raw bytes. */
@@ -180,4 +183,131 @@ t.test("validate - subjects that are not quotes.<SYMBOL>", async (t) => {
     const sym = subject.startsWith("quotes.") ? subject.slice(7) : "AAPL";
     t.equal(reason(subject, JSON.stringify({ sym, ts: 1, seq: 1 })), "bad_subject", `${name}: ${JSON.stringify(subject)}`);
   }
+});
+
+// The byte scanner (scanQuote) must answer exactly what the reference (decode + JSON.parse) does:
+// same verdict, same reason, same sym/json/ts/seq. It may only accept what it is sure of; the
+// rest goes to the reference, so every case here compares validateQuote with it.
+
+/** Both validators, on bytes given as text or raw, as a Buffer (what nats.js hands) and as a plain Uint8Array. */
+function agree(t: Test, subject: string, payload: string | Uint8Array, name: string): void {
+  const bytes = typeof payload === "string" ? enc.encode(payload) : payload;
+  const want = validateQuoteByParsing(subject, bytes, MAX);
+  t.same(validateQuote(subject, bytes, MAX), want, `${name} (Uint8Array)`);
+  t.same(validateQuote(subject, Buffer.from(bytes), MAX), want, `${name} (Buffer)`);
+}
+
+t.test("validate scanner - the quotes the simulator and the bench publish are read by the scanner, as the reference reads them", async (t) => {
+  const payloads = [
+    benchQuote("AAPL", 12345, 1_700_000_000_123),
+    '{"sym":"AAPL","ts":1700000000000,"seq":1}',
+    '{"sym":"BRK.B","ts":1700000000000.5,"seq":0,"bid":-0.5,"ask":1e3,"flags":[true,false,null,{}],"meta":{"a":[[]],"b":""}}',
+    ' \t{"sym":"AAPL","ts":1,"seq":1} \t',
+    '{"sym":"AAPL","ts":1,"seq":1,"venue":"Zürich","note":"caf\\u00e9 \\"q\\" \\\\ \\/ \\b\\f\\n\\r\\t"}',
+    '{"sym":"AAPL","ts":-0,"seq":-0}',
+    '{"sym":"AAPL","ts":1.5E+3,"seq":10e0}',
+    '{"sym":"AAPL","ts":123456789012345678,"seq":1}',
+  ];
+  for (const p of payloads) {
+    const sym = (JSON.parse(p) as { sym: string }).sym;
+    const bytes = Buffer.from(p);
+    const got = scanQuote(bytes, sym);
+    t.not(got, null, `scanned without the reference: ${p}`);
+    const ref = validateQuoteByParsing(`quotes.${sym}`, bytes, MAX);
+    t.same(got === null ? null : { ok: true, quote: got }, ref, p);
+    t.ok(Object.is(got?.seq, ref.ok ? ref.quote.seq : undefined), "-0 stays -0");
+  }
+});
+
+t.test("validate scanner - what it leaves to the reference gets the reference's verdict", async (t) => {
+  const cases: [string, string][] = [
+    ["escaped key that means sym", '{"s\\u0079m":"AAPL","ts":1,"seq":1}'],
+    ["escaped key that means ts", '{"sym":"AAPL","\\u0074s":1,"seq":1}'],
+    ["escaped sym value", '{"sym":"\\u0041APL","ts":1,"seq":1}'],
+    ["duplicate sym, last wrong", '{"sym":"AAPL","ts":1,"seq":1,"sym":"MSFT"}'],
+    ["duplicate sym, last right", '{"sym":"MSFT","ts":1,"seq":1,"sym":"AAPL"}'],
+    ["duplicate seq, last bad", '{"sym":"AAPL","ts":1,"seq":1,"seq":-1}'],
+    ["duplicate ts, last a string", '{"sym":"AAPL","ts":1,"seq":1,"ts":"1"}'],
+    ["byte-order mark", "\ufeff" + AAPL],
+    ["trailing comma", '{"sym":"AAPL","ts":1,"seq":1,}'],
+    ["trailing comma in array", '{"sym":"AAPL","ts":1,"seq":1,"a":[1,]}'],
+    ["leading zero", '{"sym":"AAPL","ts":01,"seq":1}'],
+    ["bare dot", '{"sym":"AAPL","ts":1.,"seq":1}'],
+    ["exponent without digits", '{"sym":"AAPL","ts":1e,"seq":1}'],
+    ["plus sign", '{"sym":"AAPL","ts":+1,"seq":1}'],
+    ["hex escape short", '{"sym":"AAPL","ts":1,"seq":1,"x":"\\u12"}'],
+    ["bad escape", '{"sym":"AAPL","ts":1,"seq":1,"x":"\\x41"}'],
+    ["raw tab in a string", '{"sym":"AAPL","ts":1,"seq":1,"x":"a\tb"}'],
+    ["raw NUL in a string", '{"sym":"AAPL","ts":1,"seq":1,"x":"a\u0000b"}'],
+    ["two objects", AAPL + AAPL],
+    ["garbage after", AAPL + "x"],
+    ["unterminated string", '{"sym":"AAPL","ts":1,"seq":1,"x":"abc}'],
+    ["unterminated object", '{"sym":"AAPL","ts":1,"seq":1'],
+    ["literal cut short", '{"sym":"AAPL","ts":1,"seq":1,"x":tru}'],
+    ["literal misspelt", '{"sym":"AAPL","ts":1,"seq":1,"x":nul}'],
+    ["array at the top", '[{"sym":"AAPL","ts":1,"seq":1}]'],
+    ["empty object", "{}"],
+    ["empty", ""],
+    ["only whitespace", "  "],
+    ["single quotes", "{'sym':'AAPL','ts':1,'seq':1}"],
+    ["nesting deeper than the scanner goes", `{"sym":"AAPL","ts":1,"seq":1,"x":${"[".repeat(100)}${"]".repeat(100)}}`],
+    ["nesting too deep to close", `{"sym":"AAPL","ts":1,"seq":1,"x":${"[".repeat(100)}}`],
+    ["ts overflows to Infinity", '{"sym":"AAPL","ts":1e999,"seq":1}'],
+    ["seq beyond safe integers", '{"sym":"AAPL","ts":1,"seq":9007199254740993}'],
+    ["seq of 16 digits, safe", '{"sym":"AAPL","ts":1,"seq":1000000000000000}'],
+    ["sym as a number", '{"sym":1,"ts":1,"seq":1}'],
+    ["sym of another case", '{"sym":"aapl","ts":1,"seq":1}'],
+    ["sym longer", '{"sym":"AAPLX","ts":1,"seq":1}'],
+    ["sym shorter", '{"sym":"AAP","ts":1,"seq":1}'],
+    ["missing colon", '{"sym" "AAPL","ts":1,"seq":1}'],
+    ["key not a string", '{sym:"AAPL","ts":1,"seq":1}'],
+    ["lone surrogate escape", '{"sym":"AAPL","ts":1,"seq":1,"x":"\\ud800"}'],
+  ];
+  for (const [name, payload] of cases) agree(t, "quotes.AAPL", payload, name);
+  // Bytes that are not UTF-8, inside a string (only the reference's decoder checks them).
+  const bad = Buffer.concat([Buffer.from('{"sym":"AAPL","ts":1,"seq":1,"x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+  agree(t, "quotes.AAPL", bad, "invalid UTF-8 in a string");
+  const overlong = Buffer.concat([Buffer.from('{"sym":"AAPL","ts":1,"seq":1,"x":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]);
+  agree(t, "quotes.AAPL", overlong, "overlong UTF-8 in a string");
+  const high = Buffer.concat([Buffer.from('{"sym":"AAPL","ts":1,"seq":1}'), Buffer.from([0xa0])]);
+  agree(t, "quotes.AAPL", high, "a high byte after the object");
+});
+
+t.test("validate scanner - agrees with the reference on generated payloads, valid and broken", async (t) => {
+  const RUNS = Number(process.env.QC_FC_RUNS ?? 2000);
+  const params = { numRuns: RUNS, seed: Number(process.env.QC_FC_SEED ?? 20261206) };
+  const sym = fc.constantFrom("AAPL", "BRK.B", "X");
+  const num = fc.oneof(fc.integer(), fc.double(), fc.constantFrom("-0", "1e999", "1.0", "0.5e-3", "9007199254740993", "01", "1.", "-", "1e+", "2E2"));
+  const field = fc.oneof(num.map(String), fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? "null"), fc.string({ maxLength: 8 }).map((s) => JSON.stringify(s)));
+  const key = fc.oneof(fc.constantFrom('"sym"', '"ts"', '"seq"', '"s\\u0079m"', '"x"'), fc.string({ maxLength: 6 }).map((s) => JSON.stringify(s)));
+  const ws = fc.constantFrom("", " ", "\t", "  ");
+  const object = fc
+    .tuple(sym, fc.array(fc.tuple(key, field, ws), { maxLength: 6 }), fc.integer({ min: 0, max: 3 }), ws, ws)
+    .map(([s, extra, at, before, after]) => {
+      const members = [`"sym":${JSON.stringify(s)}`, `"ts":1700000000000`, `"seq":42`, ...extra.map(([k, v, w]) => `${k}${w}:${w}${v}`)];
+      // Move one required member among the others so that order and duplicates vary.
+      members.splice(at, 0, members.splice(at % 3, 1)[0]!);
+      return [s, `${before}{${members.join(",")}}${after}`] as const;
+    });
+  // Then break some of them: a byte changed, dropped or inserted anywhere.
+  const mutated = fc.tuple(object, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom("none", "set", "drop", "insert")).map(([[s, p], at, byte, how]) => {
+    const b = [...Buffer.from(p)];
+    const i = b.length === 0 ? 0 : at % b.length;
+    if (how === "set") b[i] = byte;
+    else if (how === "drop") b.splice(i, 1);
+    else if (how === "insert") b.splice(i, 0, byte);
+    return [s, Buffer.from(b)] as const;
+  });
+  let accepted = 0;
+  fc.assert(
+    fc.property(mutated, ([s, bytes]) => {
+      const want = validateQuoteByParsing(`quotes.${s}`, bytes, MAX);
+      if (want.ok) accepted++;
+      const asBuffer = validateQuote(`quotes.${s}`, bytes, MAX);
+      const asArray = validateQuote(`quotes.${s}`, new Uint8Array(bytes), MAX);
+      return JSON.stringify(asBuffer) === JSON.stringify(want) && JSON.stringify(asArray) === JSON.stringify(want) && Object.is(asBuffer.ok && asBuffer.quote.ts, want.ok && want.quote.ts);
+    }),
+    params,
+  );
+  t.ok(accepted > RUNS / 10, `${accepted} of ${RUNS} generated payloads were valid`);
 });

@@ -11,6 +11,7 @@ import { bandwidthSection, chartSvg, selectInvocation, type RunLine } from "../l
 import { judgeBandwidth } from "../suite.js";
 import { account } from "../sse-bytes.js";
 import { quotesPerFrame, subscriptionPaths } from "../lib/run-one.js";
+import { receivedTotal, takenInPerSec } from "../ingest.js";
 
 t.test("bench histogram - quantiles over 1 ms buckets, merged across processes", async (t) => {
   const a = new LatencyHistogram();
@@ -191,4 +192,20 @@ t.test("bench sse-bytes - every byte of the update events accounted for; a field
   );
   t.equal(a.redundant, 1, "bid 2 again for BN0000, which the snapshot had delivered");
   t.same(a.present, { ts: 3, seq: 3, bid: 2 });
+});
+
+t.test("bench ingest - a count the metrics never gave is n/a, not 0 (the negative 'taken in')", async (t) => {
+  const text = "# HELP quotecast_quotes_received_total x\nquotecast_quotes_received_total 1200\n";
+  t.equal(await receivedTotal(async () => text, 3, 0), 1200);
+  let asked = 0;
+  const silent = async (): Promise<string> => {
+    asked++;
+    throw new Error("timeout");
+  };
+  t.ok(Number.isNaN(await receivedTotal(silent, 3, 0)), "no answer: NaN, never 0");
+  t.equal(asked, 3);
+  t.equal(takenInPerSec(150_000, 15, 1), 10_000);
+  t.equal(takenInPerSec(150_000, 15, 2), 5_000);
+  t.ok(Number.isNaN(takenInPerSec(1200 - Number.NaN, 15, 1)), "a missing count is n/a");
+  t.ok(Number.isNaN(takenInPerSec(-178_545, 15, 1)), "a count that went backwards (a restarted worker) is n/a, not a negative rate");
 });

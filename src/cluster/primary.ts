@@ -1,7 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { createServer, type Server } from "node:http";
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry, type PrometheusContentType } from "prom-client";
-import type { ServeConfig } from "../config/serve-config.js";
+import { sharedIngest, type ServeConfig } from "../config/serve-config.js";
 import type { Logger } from "../log/logger.js";
 import { RestartPolicy } from "./restart-policy.js";
 import { Admission } from "./admission.js";
@@ -31,8 +31,8 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   serveAdmission(new Admission(cfg));
   // One NATS reader for the node's workers (docs/ingest.md); started before the workers so that
   // their first hello finds it.
-  const shared = cfg.ingest === "shared"
-    ? new NodeIngest({ servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, streamStorage: cfg.streamStorage, user: cfg.natsUser, pass: cfg.natsPassword }, log.child({ component: "ingest" }))
+  const shared = sharedIngest(cfg)
+    ? new NodeIngest({ servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, streamStorage: cfg.streamStorage, user: cfg.natsUser, pass: cfg.natsPassword }, log.child({ component: "ingest" }), cfg.maxFeedSymbols)
     : null;
   shared?.start();
   let stopping = false;

@@ -1,5 +1,5 @@
 import type { us_listen_socket } from "uWebSockets.js";
-import type { ServeConfig } from "../config/serve-config.js";
+import { sharedIngest, type ServeConfig } from "../config/serve-config.js";
 import { FeedIngest, type IngestListener } from "../feed/ingest.js";
 import { IngestReplica, type WorkerIngest } from "../feed/ingest-replica.js";
 import { LastValues } from "../feed/last-values.js";
@@ -60,7 +60,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
   // Shared: the primary reads NATS once for every worker (docs/ingest.md); a worker run without
   // a primary (the bench's standalone worker) reads it itself.
   const ingest: WorkerIngest =
-    cfg.ingest === "shared" && process.send !== undefined
+    sharedIngest(cfg) && process.send !== undefined
       ? new IngestReplica(values, listener, log.child({ component: "ingest" }))
       : new FeedIngest(values, listener, { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, streamStorage: cfg.streamStorage, user: cfg.natsUser, pass: cfg.natsPassword }, log.child({ component: "ingest" }));
   const drain = new Drain(fanout, cfg.drainMs, cfg.flushMs, log);

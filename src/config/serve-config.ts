@@ -40,14 +40,22 @@ export interface ServeConfig {
   readonly compression: Compression;
   /** Bandwidth budget per connection, kbit/s: the default and the ceiling of `maxKbps=` (0: unlimited). */
   readonly maxKbps: number;
-  /** `shared`: the primary reads NATS once for all workers; `per-worker`: each worker reads it (docs/ingest.md). */
+  /** `shared`: the primary reads NATS once for all workers; `per-worker`: each worker reads it; `auto`: per-worker with one worker, shared with more (docs/ingest.md). */
   readonly ingest: IngestMode;
   /** Storage of the QUOTES stream when this process creates it: `file` (survives a NATS restart) or `memory` (about twice the rate). */
   readonly streamStorage: StreamStorage;
 }
 
-export const INGEST_MODES = ["shared", "per-worker"] as const;
+export const INGEST_MODES = ["auto", "shared", "per-worker"] as const;
 export type IngestMode = (typeof INGEST_MODES)[number];
+
+/**
+ * Whether the primary reads NATS for the node's workers. `auto`: only with two workers or more;
+ * one worker reading NATS itself saves the IPC hop, which it would pay for nothing (docs/ingest.md).
+ */
+export function sharedIngest(cfg: Pick<ServeConfig, "ingest" | "workers">): boolean {
+  return cfg.ingest === "shared" || (cfg.ingest === "auto" && cfg.workers > 1);
+}
 export const STREAM_STORAGES = ["file", "memory"] as const;
 export type StreamStorage = (typeof STREAM_STORAGES)[number];
 export type Compression = "off" | "gzip";
@@ -92,7 +100,7 @@ export const SERVE_OPTIONS = {
   maxFeedSymbols: { flag: "max-feed-symbols", env: "QUOTECAST_MAX_FEED_SYMBOLS", kind: "int", min: 1, max: 10_000_000, help: "distinct feed symbols a worker keeps; quotes of newer symbols are dropped and counted" },
   compression: { flag: "compression", env: "QUOTECAST_COMPRESSION", kind: "string", help: "off or gzip: compress /quotes for clients whose Accept-Encoding allows it" },
   maxKbps: { flag: "max-kbps", env: "QUOTECAST_MAX_KBPS", kind: "int", min: 0, max: 10_000_000, help: "bandwidth budget per connection, kbit/s: default and ceiling of maxKbps= (0: unlimited)" },
-  ingest: { flag: "ingest", env: "QUOTECAST_INGEST", kind: "string", help: "shared (the primary reads NATS once for all workers) or per-worker" },
+  ingest: { flag: "ingest", env: "QUOTECAST_INGEST", kind: "string", help: "shared (the primary reads NATS once for all workers), per-worker, or auto (per-worker with one worker, shared with more)" },
   streamStorage: { flag: "stream-storage", env: "QUOTECAST_STREAM_STORAGE", kind: "string", help: "QUOTES stream storage when created here: file or memory (faster, lost when NATS restarts)" },
 } as const satisfies Record<keyof ServeConfig, OptionSpec>;
 
@@ -180,7 +188,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     throw new ConfigError(`--compression takes off or gzip, got ${JSON.stringify(cfg.compression)}`);
   }
   if (!(INGEST_MODES as readonly string[]).includes(cfg.ingest)) {
-    throw new ConfigError(`--ingest takes ${INGEST_MODES.join(" or ")}, got ${JSON.stringify(cfg.ingest)}`);
+    throw new ConfigError(`--ingest takes ${INGEST_MODES.slice(0, -1).join(", ")} or ${INGEST_MODES.at(-1)}, got ${JSON.stringify(cfg.ingest)}`);
   }
   if (!(STREAM_STORAGES as readonly string[]).includes(cfg.streamStorage)) {
     throw new ConfigError(`--stream-storage takes ${STREAM_STORAGES.join(" or ")}, got ${JSON.stringify(cfg.streamStorage)}`);

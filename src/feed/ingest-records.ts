@@ -59,6 +59,10 @@ export interface IngestState {
   readonly r: IngestRecord[];
   /** Feed messages the ingest had received so far (the workers' counter starts from it). */
   readonly n: number;
+  /** Live messages it had left to JetStream for being out of order (absent from older primaries). */
+  readonly o?: number;
+  /** Quotes it had dropped for --max-feed-symbols (absent when none). */
+  readonly c?: number;
 }
 
 /** primary → worker: what happened since the previous batch. */
@@ -67,6 +71,10 @@ export interface IngestBatch {
   readonly r: IngestRecord[];
   /** Feed messages received since the previous batch. */
   readonly n: number;
+  /** Live messages out of order since the previous batch (absent when none). */
+  readonly o?: number;
+  /** Quotes dropped for --max-feed-symbols since the previous batch (absent when none). */
+  readonly c?: number;
 }
 
 /**

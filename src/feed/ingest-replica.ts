@@ -30,8 +30,8 @@ export class IngestReplica implements WorkerIngest, RecordTarget {
   #loaded = false;
   #failed = false;
   received = 0;
-  /** Counted where the stream is read: in the primary's node ingest, whose counters are not exported yet. */
-  readonly outOfOrderLive = 0;
+  /** Counted where the stream is read, in the primary's node ingest, and sent with each batch. */
+  outOfOrderLive = 0;
 
   constructor(values: LastValues, listener: IngestListener, log: Logger) {
     this.#values = values;
@@ -63,6 +63,9 @@ export class IngestReplica implements WorkerIngest, RecordTarget {
     if (msg?.type !== INGEST_BATCH && msg?.type !== INGEST_STATE) return;
     const m = msg as IngestBatch | IngestState;
     this.received += m.n;
+    this.outOfOrderLive += m.o ?? 0;
+    // Dropped for the cap in the primary, which keeps the same symbols this worker would have.
+    this.#values.overCap += m.c ?? 0;
     try {
       applyRecords(m.r, this);
     } catch (err) {

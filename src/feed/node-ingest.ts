@@ -19,18 +19,28 @@ const SWEEP_MS = 25;
  * at 100k quotes/s that is a few hundred quotes per batch, and no quote waits for a timer.
  */
 export class NodeIngest {
-  readonly #values = new RecordingLastValues();
+  readonly #values: RecordingLastValues;
   readonly #ingest: FeedIngest;
   readonly #workers = new Set<Worker>();
   readonly #log: Logger;
   #epoch: string | null = null;
   #reportedConnected = false;
   #reportedReceived = 0;
+  #reportedOutOfOrder = 0;
+  #reportedOverCap = 0;
   #scheduled = false;
   #sweep: NodeJS.Timeout | undefined;
 
-  constructor(opts: IngestOptions, log: Logger) {
+  /**
+   * @param maxFeedSymbols `--max-feed-symbols`, applied here: the primary holds every value too, and
+   *   a feed of new symbols must not grow it past the cap any more than a worker. The workers get
+   *   only the symbols kept, and the count of quotes dropped.
+   */
+  constructor(opts: IngestOptions, log: Logger, maxFeedSymbols = Number.POSITIVE_INFINITY) {
     this.#log = log;
+    this.#values = new RecordingLastValues(maxFeedSymbols, () =>
+      log.warn({ maxFeedSymbols }, "the feed has more distinct symbols than --max-feed-symbols; quotes of newer symbols are dropped (quotecast_feed_symbols_over_cap_total)"),
+    );
     this.#ingest = new FeedIngest(
       this.#values,
       {
@@ -73,6 +83,8 @@ export class NodeIngest {
       type: INGEST_STATE,
       r: this.#values.stateRecords(this.#ingest.loaded ? this.#epoch : null, this.#reportedConnected),
       n: this.#ingest.received,
+      o: this.#ingest.outOfOrderLive,
+      c: this.#values.overCap,
     };
     this.#send(worker, state);
     this.#workers.add(worker);
@@ -99,10 +111,18 @@ export class NodeIngest {
       this.#reportedConnected = connected;
       this.#values.note(RecordTag.Connected, connected ? 1 : 0);
     }
-    if (this.#values.pending === 0) return;
     const received = this.#ingest.received;
-    const batch: IngestBatch = { type: INGEST_BATCH, r: this.#values.take(), n: received - this.#reportedReceived };
+    const outOfOrder = this.#ingest.outOfOrderLive;
+    const overCap = this.#values.overCap;
+    // Forged or early live messages change no value but are counted: the sweep sends their count.
+    if (this.#values.pending === 0 && outOfOrder === this.#reportedOutOfOrder && overCap === this.#reportedOverCap) return;
+    const batch: IngestBatch =
+      outOfOrder === this.#reportedOutOfOrder && overCap === this.#reportedOverCap
+        ? { type: INGEST_BATCH, r: this.#values.take(), n: received - this.#reportedReceived }
+        : { type: INGEST_BATCH, r: this.#values.take(), n: received - this.#reportedReceived, o: outOfOrder - this.#reportedOutOfOrder, c: overCap - this.#reportedOverCap };
     this.#reportedReceived = received;
+    this.#reportedOutOfOrder = outOfOrder;
+    this.#reportedOverCap = overCap;
     for (const w of this.#workers) this.#send(w, batch);
   }
 
