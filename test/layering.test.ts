@@ -29,7 +29,12 @@ t.test("layering - every folder and root file of src/ has a layer", async (t) =>
 });
 
 t.test("layering - the rule: down only, never sideways, and the server never loads the simulator or browser code", async (t) => {
+  t.equal(violation("cli.ts", "cluster"), undefined);
+  t.equal(violation("cluster", "wiring"), undefined);
+  t.equal(violation("wiring", "http"), undefined);
   t.equal(violation("cluster", "http"), undefined);
+  t.match(violation("wiring", "cluster"), /imports go down only/, "the wiring never reaches back into supervision");
+  t.match(violation("http", "wiring"), /imports go down only/);
   t.equal(violation("http", "stream"), undefined);
   t.equal(violation("stream", "feed"), undefined);
   t.equal(violation("feed", "log"), undefined);
