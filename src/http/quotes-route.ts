@@ -98,7 +98,7 @@ export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: Htt
       return;
     }
     // Attaches onAborted (uWS: before this handler returns).
-    const sub = new Subscriber(res, ip, deps, origin, encoding, head);
+    const sub = new SseSession(res, ip, deps, origin, encoding, head);
     pending.count++;
     const done = () => pending.count--;
     if (deps.auth === null) {
@@ -131,8 +131,11 @@ export function quotesPreflight(deps: Pick<QuotesRouteDeps, "corsOrigins" | "aut
   };
 }
 
-/** One subscription from admission to its end, whichever way it ends. */
-class Subscriber implements ExpiringStream {
+/**
+ * The http side of one SSE connection, a session: from admission to its end, whichever way it
+ * ends. Its fan-out side is the `Connection` it opens.
+ */
+class SseSession implements ExpiringStream {
   #gone = false;
   #holdsSlot = false;
   /** Symbols taken from the worker's subscription budget, given back when it ends. */
