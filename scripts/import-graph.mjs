@@ -67,13 +67,15 @@ export function folderGraph(src = SRC) {
 
 /**
  * The allowed direction, top to bottom: a node may import only nodes of a LOWER layer (never its
- * own layer, never a higher one). The entry point at the top, the wiring of a worker below it,
- * then HTTP, then metrics, auth and the simulator, the fan-out core, ingest, and pure leaves.
+ * own layer, never a higher one). The entry point at the top, process supervision (cluster: fork,
+ * restart, signals, IPC) below it, then the wiring of a worker, then HTTP, then metrics, auth and
+ * the simulator, the fan-out core, ingest, and pure leaves.
  * test/layering.test.ts holds the code to it, with its known exceptions listed there.
  */
 export const LAYERS = [
   ["cli.ts"],
   ["cluster"],
+  ["wiring"],
   ["http"],
   ["metrics"],
   ["auth", "simulator"],
@@ -85,7 +87,7 @@ export const LAYERS = [
 ];
 
 /** Nodes the server's folders never import: the feed simulator (a separate command) and the browser code. */
-export const SERVER = ["cluster", "http", "metrics", "auth", "stream", "feed", "config"];
+export const SERVER = ["cluster", "wiring", "http", "metrics", "auth", "stream", "feed", "config"];
 export const NOT_FOR_SERVER = ["simulator", "board", "client"];
 
 export function layerOf(node) {

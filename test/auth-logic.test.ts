@@ -1,12 +1,15 @@
 import t from "tap";
 import fc from "fast-check";
 import { SignJWT } from "jose";
+import { AUTH_FAILURE_MESSAGES, AuthFailure, tokenFailure } from "../src/auth/auth-failure.js";
 import { authorize } from "../src/auth/authorize.js";
 import { Entitlements, parseSymbolsClaim } from "../src/auth/entitlements.js";
 import { ExpiryWheel } from "../src/auth/expiry-wheel.js";
 import { cookieValue, findToken, MAX_TOKEN_LENGTH } from "../src/auth/token-source.js";
 import { createTokenVerifier } from "../src/auth/token-verifier.js";
+import { authHttpError } from "../src/http/auth-errors.js";
 import { decideOrigin } from "../src/http/cors.js";
+import { HttpError } from "../src/http/errors.js";
 import { checkRequestLimits } from "../src/http/request-limits.js";
 
 t.test("entitlements - exact symbols, prefixes ending in *, and * for everything", async (t) => {
@@ -106,7 +109,7 @@ t.test("request-limits - 414 for a long target, 431 for many or large headers", 
   t.throws(() => checkRequestLimits(1, 1, 201, limits), { status: 431 });
 });
 
-t.test("authorize - 401 reasons, 403 naming the symbols, grant with exp", async (t) => {
+t.test("authorize - token reasons, not_entitled naming the symbols, grant with exp", async (t) => {
   const secret = "0123456789abcdef0123456789abcdef";
   const verifier = createTokenVerifier({ hs256Secret: secret })!;
   const key = new TextEncoder().encode(secret);
@@ -115,13 +118,29 @@ t.test("authorize - 401 reasons, 403 naming the symbols, grant with exp", async 
   const carriers = (auth: string) => ({ authorization: auth, queryToken: undefined, cookie: "" });
   const grant = await authorize(verifier, carriers(`Bearer ${token}`), ["AB", "AC"], Date.now());
   t.equal(grant.expiresAtMs, exp * 1000);
-  await t.rejects(authorize(verifier, carriers(""), ["AB"], Date.now()), { status: 401, reason: "missing" });
-  await t.rejects(authorize(verifier, carriers(`Bearer ${token}`), ["AB", "B", "C"], Date.now()), { status: 403, reason: "not_entitled", message: "not entitled to symbols B, C" });
-  await t.rejects(authorize(verifier, carriers(`Bearer ${token}`), ["AB"], exp * 1000), { status: 401, reason: "expired" });
+  // auth knows no transport: its failures carry a reason and a message, no status.
+  await t.rejects(authorize(verifier, carriers(""), ["AB"], Date.now()), { name: "AuthFailure", reason: "missing", message: AUTH_FAILURE_MESSAGES.missing });
+  await t.rejects(authorize(verifier, carriers(`Bearer ${token}`), ["AB", "B", "C"], Date.now()), { reason: "not_entitled", message: "not entitled to symbols B, C" });
+  await t.rejects(authorize(verifier, carriers(`Bearer ${token}`), ["AB"], exp * 1000), { reason: "expired" });
+  const failure = await authorize(verifier, carriers(""), ["AB"], Date.now()).catch((e: unknown) => e);
+  t.ok(failure instanceof AuthFailure);
+  t.notOk(failure instanceof HttpError, "an auth failure is not an HTTP error");
   // Change one character in the middle of the signature (its 6 bits all count).
   const i = token.length - 10;
   const tampered = token.slice(0, i) + (token[i] === "A" ? "B" : "A") + token.slice(i + 1);
-  await t.rejects(authorize(verifier, carriers(`Bearer ${tampered}`), ["AB"], Date.now()), { status: 401, reason: "bad_signature" });
+  await t.rejects(authorize(verifier, carriers(`Bearer ${tampered}`), ["AB"], Date.now()), { reason: "bad_signature" });
   t.throws(() => createTokenVerifier({ hs256Secret: "short" }), { name: "ConfigError" });
   t.equal(createTokenVerifier({}), null);
+});
+
+t.test("auth-errors - http maps each reason to 401 or 403 and WWW-Authenticate", async (t) => {
+  const missing = authHttpError(tokenFailure("missing"));
+  t.match(missing, { status: 401, message: AUTH_FAILURE_MESSAGES.missing, headers: { "WWW-Authenticate": "Bearer" } });
+  for (const reason of ["malformed", "expired", "not_yet_valid", "bad_signature"] as const) {
+    t.match(authHttpError(tokenFailure(reason)), { status: 401, message: AUTH_FAILURE_MESSAGES[reason], headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' } }, reason);
+  }
+  const forbidden = authHttpError(new AuthFailure("not_entitled", "not entitled to symbol B"));
+  t.match(forbidden, { status: 403, message: "not entitled to symbol B" });
+  t.same(forbidden.headers, {});
+  t.equal(authHttpError(new AuthFailure("origin_not_allowed", "no")).status, 403);
 });

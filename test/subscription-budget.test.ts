@@ -2,7 +2,7 @@ import t from "tap";
 import { measureMemory } from "../bench/memory.js";
 import { SubscriptionBudget } from "../src/http/subscription-budget.js";
 import { SymbolSlot } from "../src/stream/symbol-slot.js";
-import type { SubscriptionGroup } from "../src/stream/subscription-group.js";
+import type { FrameGroup } from "../src/stream/frame-group.js";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { metricValue, startQuotecast, type Quotecast } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
@@ -20,7 +20,7 @@ t.test("subscription-budget - takes what fits, refuses what would pass it, gives
 
 t.test("symbol-slot - groups join and leave in any order", async (t) => {
   const slot = new SymbolSlot("AAPL", undefined);
-  const [a, b, c] = [{ key: "a" }, { key: "b" }, { key: "c" }] as unknown as SubscriptionGroup[];
+  const [a, b, c] = [{ key: "a" }, { key: "b" }, { key: "c" }] as unknown as FrameGroup[];
   slot.addGroup(a!);
   slot.addGroup(b!);
   slot.addGroup(c!);

@@ -1,5 +1,5 @@
 import t from "tap";
-import { diff } from "../src/cluster/warning-summary.js";
+import { diff } from "../src/wiring/warning-summary.js";
 
 t.test("warning-summary - only what increased is reported, nothing when nothing did", async (t) => {
   t.equal(diff({ a: 1, b: 2 }, { a: 1, b: 2 }), null);

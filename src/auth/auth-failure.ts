@@ -11,7 +11,7 @@ export const AUTH_FAILURE_REASONS: readonly AuthFailureReason[] = [
   "origin_not_allowed",
 ];
 
-/** Failures that are about the token itself: answered 401. */
+/** Failures that are about the token itself, not about what it grants. */
 export type TokenFailureReason = Exclude<AuthFailureReason, "not_entitled" | "origin_not_allowed">;
 
 /** What a client is told for each reason: enough to act on, nothing about the token itself. */
@@ -22,3 +22,23 @@ export const AUTH_FAILURE_MESSAGES: Readonly<Record<TokenFailureReason, string>>
   not_yet_valid: "the token is not valid yet (nbf is in the future)",
   bad_signature: "the token's signature does not verify with this server's key",
 };
+
+/**
+ * A subscription refused by authentication or entitlement: the reason to count and a message the
+ * client can act on. It knows nothing of the transport; http maps the reason to a status (401 for
+ * a token failure, 403 otherwise) and to `WWW-Authenticate` (src/http/auth-errors.ts).
+ */
+export class AuthFailure extends Error {
+  override readonly name = "AuthFailure";
+  constructor(
+    readonly reason: AuthFailureReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The failure for a reason about the token itself, with its standard message. */
+export function tokenFailure(reason: TokenFailureReason): AuthFailure {
+  return new AuthFailure(reason, AUTH_FAILURE_MESSAGES[reason]);
+}

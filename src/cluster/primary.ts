@@ -1,12 +1,12 @@
 import cluster, { type Worker } from "node:cluster";
 import { createServer, type Server } from "node:http";
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry, type PrometheusContentType } from "prom-client";
-import { sharedIngest, type ServeConfig } from "../config/serve-config.js";
+import type { ServeConfig } from "../config/serve-config.js";
 import type { Logger } from "../log/logger.js";
 import { RestartPolicy } from "./restart-policy.js";
 import { Admission } from "./admission.js";
 import { serveAdmission } from "./admission-ipc.js";
-import { NodeIngest } from "../feed/node-ingest.js";
+import { createNodeIngest } from "../wiring/node-ingest.js";
 
 /** The environment variable that hands the parsed configuration to each worker. */
 export const CONFIG_ENV = "QUOTECAST_WORKER_CONFIG";
@@ -31,9 +31,7 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   serveAdmission(new Admission(cfg));
   // One NATS reader for the node's workers (docs/ingest.md); started before the workers so that
   // their first hello finds it.
-  const shared = sharedIngest(cfg)
-    ? new NodeIngest({ servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, streamStorage: cfg.streamStorage, user: cfg.natsUser, pass: cfg.natsPassword }, log.child({ component: "ingest" }), cfg.maxFeedSymbols)
-    : null;
+  const shared = createNodeIngest(cfg, log);
   shared?.start();
   let stopping = false;
   let exitCode = 0;

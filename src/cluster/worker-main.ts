@@ -1,8 +1,10 @@
 import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
-import type { ServeConfig } from "../config/serve-config.js";
+import { sharedIngest, type ServeConfig } from "../config/serve-config.js";
 import { flushLogger, logger } from "../log/logger.js";
+import { startWorker, type WorkerHost } from "../wiring/worker.js";
+import { Admission, localShare } from "./admission.js";
+import { AdmissionClient } from "./admission-ipc.js";
 import { CONFIG_ENV, type WorkerMessage } from "./primary.js";
-import { startWorker } from "./worker.js";
 
 /** Send the primary a message and wait until it is on its way (an exit right after would lose it). */
 function tell(msg: WorkerMessage): Promise<void> {
@@ -10,6 +12,21 @@ function tell(msg: WorkerMessage): Promise<void> {
     if (process.send === undefined) resolve();
     else process.send(msg, undefined, {}, () => resolve());
   });
+}
+
+/**
+ * What this process gives the worker's wiring. Forked by a primary (an IPC channel): the
+ * primary's admission and, when the ingest is shared, its quotes. Run alone (the bench's standalone
+ * worker): its own admission, and its own NATS reader.
+ */
+export function workerHost(cfg: ServeConfig, forked = process.send !== undefined): WorkerHost {
+  // Without the primary's verdict a worker applies its share of each cap, never none.
+  if (forked) return { admission: new AdmissionClient(localShare(cfg, cfg.workers)), sharedIngest: sharedIngest(cfg) };
+  const local = new Admission(cfg);
+  return {
+    admission: { timeouts: 0, admit: (ip) => Promise.resolve(local.admit(ip, Date.now())), release: (ip) => local.release(ip) },
+    sharedIngest: false,
+  };
 }
 
 /** Entry of a forked worker: start serving, drain on the primary's word or on a signal, exit 0. */
@@ -22,7 +39,7 @@ export async function workerMain(): Promise<number> {
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled promise rejection; still serving"));
   let worker: Awaited<ReturnType<typeof startWorker>>;
   try {
-    worker = await startWorker(cfg, log);
+    worker = await startWorker(cfg, log, workerHost(cfg));
   } catch (err) {
     // Told to the primary, which decides (a first start that fails stops the server with one
     // line on stderr); this worker only logs it and exits.

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, type JetStreamManager, type StreamInfo, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
+import { jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamManager, type StreamInfo, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { QUOTES_WILDCARD } from "./symbol.js";
 import type { Logger } from "../log/logger.js";
 import { stableCreated } from "./stream-created.js";
@@ -74,7 +74,7 @@ async function findOrCreate(jsm: JetStreamManager, nc: NatsConnection, log: Logg
       return info;
     }
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isStreamNotFound(err)) throw err;
   }
   const replicas = wanted ?? Math.min(3, clusterSize(nc));
   try {
@@ -161,9 +161,12 @@ function clusterSize(nc: NatsConnection): number {
   return Math.max(1, urls.size);
 }
 
-function isNotFound(err: unknown): boolean {
-  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
-  return e?.api_error?.err_code === 10059 || e?.code === "404" || /stream not found/i.test(e?.message ?? "");
+/**
+ * Whether a JetStream API call failed because the stream does not exist: by the server's error
+ * code (10059), never by the text of its description, which servers may word differently.
+ */
+export function isStreamNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse } from "uWebSockets.js";
-import type { AuthFailureReason } from "../auth/auth-failure.js";
-import { AuthFailure, authorize, tokenFailure, type TokenCarriers } from "../auth/authorize.js";
+import { AuthFailure, type AuthFailureReason, tokenFailure } from "../auth/auth-failure.js";
+import { authorize, type TokenCarriers } from "../auth/authorize.js";
 import type { ExpiryWheel } from "../auth/expiry-wheel.js";
 import type { Grant, TokenVerifier } from "../auth/token-verifier.js";
 import type { RejectReason } from "../metrics/worker-metrics.js";
@@ -9,6 +9,7 @@ import type { Fanout } from "../stream/fanout.js";
 import { GzipSink } from "../stream/gzip-sink.js";
 import { retryField } from "../stream/sse-frames.js";
 import { acceptsGzip } from "./accept-encoding.js";
+import { authHttpError } from "./auth-errors.js";
 import type { AdmissionGate, Verdict } from "./admission-port.js";
 import { clientAddress } from "./client-address.js";
 import { corsHeaders, decideOrigin, PREFLIGHT_HEADERS, type OriginDecision } from "./cors.js";
@@ -97,7 +98,7 @@ export function quotesRoute(deps: QuotesRouteDeps): (res: HttpResponse, req: Htt
       return;
     }
     // Attaches onAborted (uWS: before this handler returns).
-    const sub = new Subscriber(res, ip, deps, origin, encoding, head);
+    const sub = new SseSession(res, ip, deps, origin, encoding, head);
     pending.count++;
     const done = () => pending.count--;
     if (deps.auth === null) {
@@ -130,8 +131,11 @@ export function quotesPreflight(deps: Pick<QuotesRouteDeps, "corsOrigins" | "aut
   };
 }
 
-/** One subscription from admission to its end, whichever way it ends. */
-class Subscriber implements ExpiringStream {
+/**
+ * The http side of one SSE connection, a session: from admission to its end, whichever way it
+ * ends. Its fan-out side is the `Connection` it opens.
+ */
+class SseSession implements ExpiringStream {
   #gone = false;
   #holdsSlot = false;
   /** Symbols taken from the worker's subscription budget, given back when it ends. */
@@ -179,7 +183,7 @@ class Subscriber implements ExpiringStream {
     if (err instanceof AuthFailure) this.deps.authFailures[err.reason]++;
     if (this.#gone) return;
     this.#gone = true;
-    respondError(this.res, err, this.#cors());
+    respondError(this.res, err instanceof AuthFailure ? authHttpError(err) : err, this.#cors());
   }
 
   /** Its token expired: end the stream; the client reconnects with a fresh token. */

@@ -1,6 +1,6 @@
 import type { ByteBudget } from "./byte-budget.js";
 import type { GzipSink } from "./gzip-sink.js";
-import type { SubscriptionGroup } from "./subscription-group.js";
+import type { FrameGroup } from "./frame-group.js";
 
 /**
  * Where a connection's bytes go. The uWS edge implements it; tests use an in-memory one.
@@ -20,7 +20,7 @@ export interface Sink {
 
 export type ConnectionState = "parked" | "live" | "closed";
 
-/** One SSE subscriber: what it is owed and whether it may be written to. */
+/** The fan-out side of one SSE connection: what it is owed and whether it may be written to. */
 export class Connection {
   state: ConnectionState = "parked";
   /** performance.now() when the socket became congested; -1 while it is writable. */
@@ -51,7 +51,7 @@ export class Connection {
   rotor = 0;
 
   constructor(
-    readonly group: SubscriptionGroup,
+    readonly group: FrameGroup,
     readonly sink: Sink,
     /** The `Last-Event-ID` the client sent, if any. */
     readonly resumeId: string | undefined,

@@ -7,11 +7,11 @@ import { deltaHead, FRAME_TAIL_BYTES, FrameBuilder, quotesHead } from "./frame-b
 import { GzipSink } from "./gzip-sink.js";
 import { HEARTBEAT, quotesEvent } from "./sse-frames.js";
 import { StreamCounters } from "./stream-counters.js";
-import { SubscriptionGroup } from "./subscription-group.js";
+import { FrameGroup } from "./frame-group.js";
 import { SymbolHistory } from "./symbol-history.js";
 import { SymbolSlot } from "./symbol-slot.js";
 
-/** What a subscriber asks of its stream beyond its symbols and interval. */
+/** What a connection asks of its stream beyond its symbols and interval. */
 export interface StreamOptions {
   /** Updates as `event: delta` field deltas (GET /quotes?delta=1). Default false. */
   readonly delta?: boolean;
@@ -52,7 +52,7 @@ export class Fanout {
   readonly counters = new StreamCounters();
   readonly #values: LastValues;
   readonly #opts: FanoutOptions;
-  readonly #groups = new Map<string, SubscriptionGroup>();
+  readonly #groups = new Map<string, FrameGroup>();
   readonly #slots = new Map<string, SymbolSlot>();
   readonly #connections = new Set<Connection>();
   /** The number of the last tick begun (1 before any): slots changed since are listed for the next. */
@@ -72,7 +72,7 @@ export class Fanout {
    * of every tick, so the time between two of its frames is one tick, not up to two as when the
    * order followed whichever symbol changed first.
    */
-  readonly #order: (SubscriptionGroup | null)[] = [];
+  readonly #order: (FrameGroup | null)[] = [];
   #orderHoles = 0;
   /** Groups with their `dirty` flag set. */
   #dirtyCount = 0;
@@ -97,7 +97,7 @@ export class Fanout {
    */
   #frameMinChange = 0;
   /** The frame `#flushOwed` built last, and for whom: valid until the next frame is built. */
-  readonly #lastOwed: { group: SubscriptionGroup | null; after: number; changeNo: number; head: Uint8Array | null; frame: Buffer | null } = { group: null, after: -1, changeNo: -1, head: null, frame: null };
+  readonly #lastOwed: { group: FrameGroup | null; after: number; changeNo: number; head: Uint8Array | null; frame: Buffer | null } = { group: null, after: -1, changeNo: -1, head: null, frame: null };
   /** This slice's event id, and its `delta` event head, made on first need. */
   #sliceId = "";
   #deltaHead: Buffer | null = null;
@@ -158,7 +158,7 @@ export class Fanout {
   }
 
   /**
-   * A new subscriber. Its snapshot goes out at once, or as soon as the last values are loaded.
+   * A new connection. Its snapshot goes out at once, or as soon as the last values are loaded.
    * A GzipSink (over `deflater`) gets shared frames compressed once for all; `opts.maxKbps` above 0
    * puts the connection on that bandwidth budget.
    */
@@ -240,7 +240,7 @@ export class Fanout {
   /**
    * Writes the running tick's due frames, at most `maxFrames` of them (then at least one):
    * true when the tick is done (or none was running). Between two calls anything may happen
-   * (quotes, subscribers coming and going, drains, heartbeats): the frames built later carry the
+   * (quotes, connections coming and going, drains, heartbeats): the frames built later carry the
    * values as they are then.
    */
   runTick(maxFrames: number): boolean {
@@ -294,8 +294,8 @@ export class Fanout {
     return this.#connections.values();
   }
 
-  #groupFor(symbols: readonly string[], intervalMs: number, delta: boolean): SubscriptionGroup {
-    const key = SubscriptionGroup.keyOf(symbols, intervalMs, delta);
+  #groupFor(symbols: readonly string[], intervalMs: number, delta: boolean): FrameGroup {
+    const key = FrameGroup.keyOf(symbols, intervalMs, delta);
     let group = this.#groups.get(key);
     if (group !== undefined) return group;
     const slots = symbols.map((sym) => {
@@ -304,7 +304,7 @@ export class Fanout {
       return slot;
     });
     // Its first members' snapshots hold every change so far.
-    group = new SubscriptionGroup(key, intervalMs, slots, this.#changeNo, delta);
+    group = new FrameGroup(key, intervalMs, slots, this.#changeNo, delta);
     if (delta) {
       for (const slot of slots) slot.history ??= new SymbolHistory();
     }
@@ -372,7 +372,7 @@ export class Fanout {
     this.#changedCount = 0;
   }
 
-  #flushGroup(group: SubscriptionGroup, head: Uint8Array, now: number, wallNow: number): void {
+  #flushGroup(group: FrameGroup, head: Uint8Array, now: number, wallNow: number): void {
     const from = group.sentMark;
     const mark = this.#changeNo;
     group.sentMark = mark;
@@ -445,7 +445,7 @@ export class Fanout {
    * The `quotes` event of `group`'s symbols changed after change number `after`, or null when
    * there are none. Valid until the next frame is built.
    */
-  #buildFrame(group: SubscriptionGroup, after: number, head: Uint8Array, wallNow: number): Buffer | null {
+  #buildFrame(group: FrameGroup, after: number, head: Uint8Array, wallNow: number): Buffer | null {
     const frames = this.#frames;
     const latency = this.counters.publishToWrite;
     const slots = group.slots;

@@ -11,7 +11,7 @@ export const HISTORY_VERSIONS = 16;
  * was sent to it, so the delta it needs is "from the newest sent version numbered at or below
  * m to the latest". Versions superseded before anyone was sent them are never a base and are
  * not kept: a symbol that changes 100 times a window costs one version per window, not 100.
- * Kept only for symbols some delta subscriber holds.
+ * Kept only for symbols some delta connection holds.
  *
  * Each delta is encoded once and kept (the last two asked for): every group and connection
  * whose base is the same version shares the bytes, so a tick encodes about one delta per

@@ -1,9 +1,9 @@
 import type { LastValue } from "../feed/last-values.js";
-import type { SubscriptionGroup } from "./subscription-group.js";
+import type { FrameGroup } from "./frame-group.js";
 import type { SymbolHistory } from "./symbol-history.js";
 
 /** Shared by every slot without groups; never written to (addGroup replaces it). */
-const NO_GROUPS: SubscriptionGroup[] = [];
+const NO_GROUPS: FrameGroup[] = [];
 
 /**
  * The fan-out's view of one subscribed symbol: when it last changed, and which groups hold it.
@@ -19,8 +19,8 @@ export class SymbolSlot {
    * one ~56, and most slots of unique symbols have exactly one group. A group is added once and
    * removed once; removal swaps in the last, so order does not matter here.
    */
-  groups: SubscriptionGroup[] = NO_GROUPS;
-  /** Its last versions, for field deltas: kept from the first delta subscriber on. */
+  groups: FrameGroup[] = NO_GROUPS;
+  /** Its last versions, for field deltas: kept from the first delta connection on. */
   history: SymbolHistory | null = null;
 
   constructor(
@@ -29,13 +29,13 @@ export class SymbolSlot {
     public value: LastValue | undefined,
   ) {}
 
-  addGroup(group: SubscriptionGroup): void {
+  addGroup(group: FrameGroup): void {
     // A literal of one has room for one; pushing onto an empty array would reserve 17.
     if (this.groups.length === 0) this.groups = [group];
     else this.groups.push(group);
   }
 
-  removeGroup(group: SubscriptionGroup): void {
+  removeGroup(group: FrameGroup): void {
     const i = this.groups.indexOf(group);
     if (i === -1) return;
     const last = this.groups.pop()!;

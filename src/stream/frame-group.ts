@@ -2,10 +2,11 @@ import type { Connection } from "./connection.js";
 import type { SymbolSlot } from "./symbol-slot.js";
 
 /**
- * Connections that subscribed to the same symbols with the same interval receive the same
- * bytes: the group builds each frame once and every in-step member gets that one buffer.
+ * A frame group: the connections that asked for the same symbols with the same interval (and
+ * frame kind) receive the same bytes, so the group builds each frame once and every in-step
+ * member gets that one buffer. (Not a "subscription": that word is the client's, `QuoteSubscription`.)
  */
-export class SubscriptionGroup {
+export class FrameGroup {
   /**
    * An array, not a Set: iterating a Set makes an iterator per loop, and the fan-out walks every
    * group's members every tick (a frame per connection when no two share symbols). Each member
@@ -23,7 +24,7 @@ export class SubscriptionGroup {
   constructor(
     readonly key: string,
     readonly intervalMs: number,
-    /** Its symbols' slots, in the order the first subscriber gave them. */
+    /** Its symbols' slots, in the order its first connection gave them. */
     readonly slots: readonly SymbolSlot[],
     sentMark: number,
     /** Its frames are `event: delta` (GET /quotes?delta=1) instead of `event: quotes`. */

@@ -1,11 +1,11 @@
 import t from "tap";
 import { Connection, type Sink } from "../src/stream/connection.js";
-import { SubscriptionGroup } from "../src/stream/subscription-group.js";
+import { FrameGroup } from "../src/stream/frame-group.js";
 
 const sink: Sink = { write: () => true, close() {}, end() {} };
 
-t.test("subscription-group - members join and leave in any order, each knowing its place", async (t) => {
-  const group = new SubscriptionGroup("50|A", 50, [], 0);
+t.test("frame-group - members join and leave in any order, each knowing its place", async (t) => {
+  const group = new FrameGroup("50|A", 50, [], 0);
   const conns = Array.from({ length: 6 }, () => new Connection(group, sink, undefined, 0));
   for (const c of conns) group.add(c);
   t.same(conns.map((c) => c.memberIndex), [0, 1, 2, 3, 4, 5]);
@@ -20,7 +20,7 @@ t.test("subscription-group - members join and leave in any order, each knowing i
   t.same(group.members, []);
 });
 
-t.test("subscription-group - the key ignores symbol order and includes the interval", async (t) => {
-  t.equal(SubscriptionGroup.keyOf(["MSFT", "AAPL"], 50), SubscriptionGroup.keyOf(["AAPL", "MSFT"], 50));
-  t.not(SubscriptionGroup.keyOf(["AAPL"], 50), SubscriptionGroup.keyOf(["AAPL"], 100));
+t.test("frame-group - the key ignores symbol order and includes the interval", async (t) => {
+  t.equal(FrameGroup.keyOf(["MSFT", "AAPL"], 50), FrameGroup.keyOf(["AAPL", "MSFT"], 50));
+  t.not(FrameGroup.keyOf(["AAPL"], 50), FrameGroup.keyOf(["AAPL"], 100));
 });

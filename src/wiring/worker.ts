@@ -1,5 +1,5 @@
 import type { us_listen_socket } from "uWebSockets.js";
-import { sharedIngest, type ServeConfig } from "../config/serve-config.js";
+import type { ServeConfig } from "../config/serve-config.js";
 import { FeedIngest, type IngestListener } from "../feed/ingest.js";
 import { IngestReplica, type WorkerIngest } from "../feed/ingest-replica.js";
 import { LastValues } from "../feed/last-values.js";
@@ -13,17 +13,27 @@ import { FlushClock } from "../stream/flush-clock.js";
 import { SlicedTicks } from "../stream/sliced-ticks.js";
 import { DEFAULT_SYMBOLS } from "../config/default-symbols.js";
 import { Drain } from "./drain.js";
+import { ingestOptions } from "./node-ingest.js";
 import { connectionBudget, openFileLimit } from "../http/fd-budget.js";
 import { startWarningSummary } from "./warning-summary.js";
-import { Admission, localShare } from "./admission.js";
-import { AdmissionClient } from "./admission-ipc.js";
 import { SubscriptionBudget } from "../http/subscription-budget.js";
-import type { AdmissionGate } from "../http/quotes-route.js";
+import type { AdmissionGate } from "../http/admission-port.js";
 import type { Registry } from "prom-client";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/auth-failure.js";
 import { ExpiryWheel } from "../auth/expiry-wheel.js";
 import { createTokenVerifier } from "../auth/token-verifier.js";
 import type { ExpiringStream, SubscriptionAuth } from "../http/quotes-route.js";
+
+/**
+ * What the process around a worker hands it. Supervision (src/cluster/worker-main.ts) knows
+ * whether a primary forked this process and builds what talks to it; the wiring only uses them.
+ */
+export interface WorkerHost {
+  /** Admission: the primary's verdicts over IPC, or a local decision for a worker run alone. */
+  readonly admission: AdmissionGate & { readonly timeouts: number };
+  /** A primary reads NATS for this worker (`--ingest shared`) and sends it the quotes over IPC. */
+  readonly sharedIngest: boolean;
+}
 
 export interface RunningWorker {
   readonly port: number;
@@ -33,10 +43,11 @@ export interface RunningWorker {
 }
 
 /**
- * One serving process: NATS ingest → last values → fan-out → uWS sockets.
- * Everything per worker (timers, loggers, frames) is made once here, never per connection.
+ * The wiring of one serving process: NATS ingest → last values → fan-out → uWS sockets, built
+ * from the configuration. Everything per worker (timers, loggers, frames) is made once here,
+ * never per connection. Forking, restarts, signals and IPC are supervision's (src/cluster/).
  */
-export async function startWorker(cfg: ServeConfig, log: Logger): Promise<RunningWorker> {
+export async function startWorker(cfg: ServeConfig, log: Logger, host: WorkerHost): Promise<RunningWorker> {
   const { uws, binary } = loadNativeUws();
   const values = new LastValues(cfg.maxFeedSymbols, () =>
     log.warn({ maxFeedSymbols: cfg.maxFeedSymbols }, "the feed has more distinct symbols than --max-feed-symbols; quotes of newer symbols are dropped (quotecast_feed_symbols_over_cap_total)"),
@@ -60,9 +71,9 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
   // Shared: the primary reads NATS once for every worker (docs/ingest.md); a worker run without
   // a primary (the bench's standalone worker) reads it itself.
   const ingest: WorkerIngest =
-    sharedIngest(cfg) && process.send !== undefined
+    host.sharedIngest
       ? new IngestReplica(values, listener, log.child({ component: "ingest" }))
-      : new FeedIngest(values, listener, { servers: cfg.natsServers, maxQuoteBytes: cfg.maxQuoteBytes, name: `quotecast-${process.pid}`, streamReplicas: cfg.streamReplicas, streamStorage: cfg.streamStorage, user: cfg.natsUser, pass: cfg.natsPassword }, log.child({ component: "ingest" }));
+      : new FeedIngest(values, listener, ingestOptions(cfg), log.child({ component: "ingest" }));
   const drain = new Drain(fanout, cfg.drainMs, cfg.flushMs, log);
   const registry = createWorkerRegistry({
     stream: fanout.counters,
@@ -79,7 +90,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger): Promise<Runnin
 
   const fdLimit = openFileLimit();
   const budget = connectionBudget(fdLimit);
-  const admission = admissionGate(cfg);
+  const admission = host.admission;
   const app = createApp(uws, {
     fanout,
     admission,
@@ -151,18 +162,6 @@ const EXPIRY_SWEEP_MS = 250;
  * the same figures (p99 91-92 ms, 118-122k frames/s, one run each), 1024 a worse one (106 ms, 105k).
  */
 const FRAMES_PER_SLICE = 256;
-
-/** The primary decides for the whole server; a worker run on its own decides for itself. */
-function admissionGate(cfg: ServeConfig): AdmissionGate & { readonly timeouts: number } {
-  // Without the primary's verdict a worker applies its share of each cap, never none.
-  if (process.send !== undefined) return new AdmissionClient(localShare(cfg, cfg.workers));
-  const local = new Admission(cfg);
-  return {
-    timeouts: 0,
-    admit: (ip) => Promise.resolve(local.admit(ip, Date.now())),
-    release: (ip) => local.release(ip),
-  };
-}
 
 /** Heartbeats are checked this often, so that no silence lasts longer than `heartbeatMs`. */
 export function heartbeatSweepMs(heartbeatMs: number): number {
