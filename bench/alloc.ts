@@ -1,5 +1,5 @@
 // The `alloc` scenario: what quotecast's fan-out allocates per frame. It drives the real Fanout
-// (src/stream) in this process with the matrix's load, each connection on its own 20 of 200
+// (src/fanout) in this process with the matrix's load, each connection on its own 20 of 200
 // symbols and so a frame of its own, into sinks that take every frame as uWS does (they read it
 // and keep nothing), under V8's sampling heap profiler, objects collected by GC included. Bytes
 // allocated inside `Fanout.tick` over frames written is the figure: the target is that nothing is
@@ -7,9 +7,9 @@
 // bytes, once per quote) is reported apart; making the quote's text is the feed's, not counted. No sockets: the write itself is uWS's, outside this count.
 
 import { Session } from "node:inspector/promises";
-import { LastValues } from "../src/feed/last-values.js";
-import type { Sink } from "../src/stream/connection.js";
-import { Fanout } from "../src/stream/fanout.js";
+import { LastValues } from "../src/ingest/last-values.js";
+import type { Sink } from "../src/fanout/connection.js";
+import { Fanout } from "../src/fanout/fanout.js";
 import { quote } from "./loadgen/quote.js";
 import { benchSymbols } from "./loadgen/symbols.js";
 import type { Figures } from "./lib/run-one.js";

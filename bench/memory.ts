@@ -1,6 +1,6 @@
 // The `memory` figure: heap per connection when every connection subscribes to its own unique
 // symbols, the worst case for the fan-out (no slot or group is shared). It drives the real
-// Fanout (src/stream) in this process: parses each subscription as the route does, opens it, and
+// Fanout (src/fanout) in this process: parses each subscription as the route does, opens it, and
 // weighs the heap after full collections. No sockets: uWS's own per-socket memory is outside
 // this count (a few KiB, in C++), as is the retry line each stream is sent.
 //
@@ -12,10 +12,10 @@
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import { fileURLToPath } from "node:url";
-import { LastValues } from "../src/feed/last-values.js";
+import { LastValues } from "../src/ingest/last-values.js";
 import { parseQuotesRequest } from "../src/http/quotes-request.js";
-import type { Sink } from "../src/stream/connection.js";
-import { Fanout } from "../src/stream/fanout.js";
+import type { Sink } from "../src/fanout/connection.js";
+import { Fanout } from "../src/fanout/fanout.js";
 
 export interface MemoryFigures {
   readonly connections: number;

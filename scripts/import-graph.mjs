@@ -79,15 +79,15 @@ export const LAYERS = [
   ["http"],
   ["metrics"],
   ["auth", "simulator"],
-  ["stream"],
-  ["feed"],
+  ["fanout"],
+  ["ingest"],
   ["config"],
   ["board"],
   ["client", "log"],
 ];
 
 /** Nodes the server's folders never import: the feed simulator (a separate command) and the browser code. */
-export const SERVER = ["cluster", "wiring", "http", "metrics", "auth", "stream", "feed", "config"];
+export const SERVER = ["cluster", "wiring", "http", "metrics", "auth", "fanout", "ingest", "config"];
 export const NOT_FOR_SERVER = ["simulator", "board", "client"];
 
 export function layerOf(node) {

@@ -1,5 +1,5 @@
 import t from "tap";
-import { BURST_MS, ByteBudget, WINDOW_MS } from "../src/stream/byte-budget.js";
+import { BURST_MS, ByteBudget, WINDOW_MS } from "../src/fanout/byte-budget.js";
 
 t.test("byte budget - 80 kbit/s: a 10 kB burst, refilled at 9 bytes per ms", async (t) => {
   const b = new ByteBudget(80, 0);

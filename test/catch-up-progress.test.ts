@@ -1,5 +1,5 @@
 import t from "tap";
-import { CatchUpProgress, STALLED_CHECKS } from "../src/feed/catch-up-progress.js";
+import { CatchUpProgress, STALLED_CHECKS } from "../src/ingest/catch-up-progress.js";
 
 t.test("catch-up-progress - ends on the message that reaches the leader's end, whatever its pending says", async (t) => {
   const p = new CatchUpProgress(100, 140);

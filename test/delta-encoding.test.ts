@@ -1,10 +1,10 @@
 import { isDeepStrictEqual } from "node:util";
 import t from "tap";
 import fc from "fast-check";
-import { encodeDelta, encodeReplacement } from "../src/stream/delta-encoding.js";
-import { deltaHead, FrameBuilder } from "../src/stream/frame-builder.js";
-import { parseQuoteFields, type QuoteFields } from "../src/stream/quote-fields.js";
-import { HISTORY_VERSIONS, SymbolHistory } from "../src/stream/symbol-history.js";
+import { encodeDelta, encodeReplacement } from "../src/fanout/delta-encoding.js";
+import { deltaHead, FrameBuilder } from "../src/fanout/frame-builder.js";
+import { parseQuoteFields, type QuoteFields } from "../src/fanout/quote-fields.js";
+import { HISTORY_VERSIONS, SymbolHistory } from "../src/fanout/symbol-history.js";
 
 const fields = (json: string, prev: QuoteFields | null = null): QuoteFields => parseQuoteFields(Buffer.from(json), prev)!;
 const delta = (from: string, to: string): string => encodeDelta(fields(from), fields(to)).toString();

@@ -1,6 +1,6 @@
 import t from "tap";
-import { epochFromCreated } from "../src/feed/quote-stream.js";
-import { formatEventId, parseEventId, resumeAfter } from "../src/stream/event-id.js";
+import { epochFromCreated } from "../src/ingest/quote-stream.js";
+import { formatEventId, parseEventId, resumeAfter } from "../src/fanout/event-id.js";
 
 const EPOCH = "lvnsv0k5";
 

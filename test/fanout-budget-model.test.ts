@@ -15,12 +15,12 @@
 import t from "tap";
 import fc from "fast-check";
 import zlib from "node:zlib";
-import { LastValues } from "../src/feed/last-values.js";
-import { BURST_MS, CHUNK_FRAMING_BYTES, WINDOW_MS } from "../src/stream/byte-budget.js";
-import type { Connection, Sink } from "../src/stream/connection.js";
-import { Fanout } from "../src/stream/fanout.js";
-import { GZIP_HEADER, GzipSink } from "../src/stream/gzip-sink.js";
-import { HEARTBEAT } from "../src/stream/sse-frames.js";
+import { LastValues } from "../src/ingest/last-values.js";
+import { BURST_MS, CHUNK_FRAMING_BYTES, WINDOW_MS } from "../src/fanout/byte-budget.js";
+import type { Connection, Sink } from "../src/fanout/connection.js";
+import { Fanout } from "../src/fanout/fanout.js";
+import { GZIP_HEADER, GzipSink } from "../src/fanout/gzip-sink.js";
+import { HEARTBEAT } from "../src/fanout/sse-frames.js";
 import { ModelClient } from "./helpers/model-client.js";
 
 const UNIVERSE = ["A", "B", "C", "D", "E", "F"];

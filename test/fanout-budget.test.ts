@@ -1,10 +1,10 @@
 import t from "tap";
 import zlib from "node:zlib";
-import { LastValues } from "../src/feed/last-values.js";
-import { CHUNK_FRAMING_BYTES, WINDOW_MS } from "../src/stream/byte-budget.js";
-import type { Sink } from "../src/stream/connection.js";
-import { Fanout } from "../src/stream/fanout.js";
-import { GzipSink } from "../src/stream/gzip-sink.js";
+import { LastValues } from "../src/ingest/last-values.js";
+import { CHUNK_FRAMING_BYTES, WINDOW_MS } from "../src/fanout/byte-budget.js";
+import type { Sink } from "../src/fanout/connection.js";
+import { Fanout } from "../src/fanout/fanout.js";
+import { GzipSink } from "../src/fanout/gzip-sink.js";
 
 // The fan-out with bandwidth budgets (maxKbps) and gzip streams, on a fake clock and in-memory sockets.
 

@@ -12,9 +12,9 @@
 // holding exactly the latest quote of every symbol.
 import t from "tap";
 import fc from "fast-check";
-import { LastValues } from "../src/feed/last-values.js";
-import type { Connection, Sink } from "../src/stream/connection.js";
-import { Fanout } from "../src/stream/fanout.js";
+import { LastValues } from "../src/ingest/last-values.js";
+import type { Connection, Sink } from "../src/fanout/connection.js";
+import { Fanout } from "../src/fanout/fanout.js";
 import { ModelClient } from "./helpers/model-client.js";
 
 const UNIVERSE = ["A", "B", "C", "D", "E", "F"];

@@ -1,8 +1,8 @@
 import t from "tap";
-import { LastValues } from "../src/feed/last-values.js";
-import type { Sink } from "../src/stream/connection.js";
-import { formatEventId } from "../src/stream/event-id.js";
-import { Fanout, type FanoutOptions } from "../src/stream/fanout.js";
+import { LastValues } from "../src/ingest/last-values.js";
+import type { Sink } from "../src/fanout/connection.js";
+import { formatEventId } from "../src/fanout/event-id.js";
+import { Fanout, type FanoutOptions } from "../src/fanout/fanout.js";
 
 /** An in-memory socket: records a copy of every chunk (frames are only valid during `write`), and can be told to report congestion. */
 class MemorySink implements Sink {

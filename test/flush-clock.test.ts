@@ -1,6 +1,6 @@
 import t from "tap";
 import { setTimeout as sleep } from "node:timers/promises";
-import { FlushClock } from "../src/stream/flush-clock.js";
+import { FlushClock } from "../src/fanout/flush-clock.js";
 
 const PERIOD_MS = 20;
 

@@ -1,7 +1,7 @@
 import t from "tap";
 import fc from "fast-check";
-import { FrameBuilder, quotesHead } from "../src/stream/frame-builder.js";
-import { quotesEvent } from "../src/stream/sse-frames.js";
+import { FrameBuilder, quotesHead } from "../src/fanout/frame-builder.js";
+import { quotesEvent } from "../src/fanout/sse-frames.js";
 
 const AAPL = '{"sym":"AAPL","ts":1700000000000,"seq":1,"bid":189.5}';
 const MSFT = '{"sym":"MSFT","ts":1700000000001,"seq":2,"bid":411.25}';

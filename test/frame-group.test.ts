@@ -1,6 +1,6 @@
 import t from "tap";
-import { Connection, type Sink } from "../src/stream/connection.js";
-import { FrameGroup } from "../src/stream/frame-group.js";
+import { Connection, type Sink } from "../src/fanout/connection.js";
+import { FrameGroup } from "../src/fanout/frame-group.js";
 
 const sink: Sink = { write: () => true, close() {}, end() {} };
 

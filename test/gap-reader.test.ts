@@ -1,12 +1,12 @@
-// The gap reader (src/feed/gap-reader.ts): the rule with a scripted stream, then the reads against a
+// The gap reader (src/ingest/gap-reader.ts): the rule with a scripted stream, then the reads against a
 // real nats-server 2.9 (a stream that keeps one message per subject, so most sequences of a gap
 // are gone).
 import t from "tap";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import pino from "pino";
-import { GapRead, GAP_LIMITS, streamReader, type GapLimits, type GapState, type ReadFrom, type StoredQuote } from "../src/feed/gap-reader.js";
-import { ensureQuoteStream } from "../src/feed/quote-stream.js";
+import { GapRead, GAP_LIMITS, streamReader, type GapLimits, type GapState, type ReadFrom, type StoredQuote } from "../src/ingest/gap-reader.js";
+import { ensureQuoteStream } from "../src/ingest/quote-stream.js";
 import { startNatsServer } from "./helpers/nats-server.js";
 
 const silent = pino({ level: "silent" });

@@ -1,9 +1,9 @@
 import t from "tap";
 import zlib from "node:zlib";
-import { BlockDeflater, keepBlock } from "../src/stream/block-deflater.js";
-import type { Sink } from "../src/stream/connection.js";
-import { crc32CombineGen, crc32CombineOp } from "../src/stream/crc32-combine.js";
-import { GZIP_HEADER, GzipSink, gzipTrailer } from "../src/stream/gzip-sink.js";
+import { BlockDeflater, keepBlock } from "../src/fanout/block-deflater.js";
+import type { Sink } from "../src/fanout/connection.js";
+import { crc32CombineGen, crc32CombineOp } from "../src/fanout/crc32-combine.js";
+import { GZIP_HEADER, GzipSink, gzipTrailer } from "../src/fanout/gzip-sink.js";
 
 class Bytes implements Sink {
   readonly chunks: Buffer[] = [];

@@ -4,13 +4,13 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { Entitlements, parseSymbolsClaim } from "../src/auth/entitlements.js";
 import { findToken } from "../src/auth/token-source.js";
 import { createTokenVerifier } from "../src/auth/token-verifier.js";
-import { SYMBOL_PATTERN } from "../src/feed/symbol.js";
-import { validateQuote } from "../src/feed/validate.js";
+import { SYMBOL_PATTERN } from "../src/ingest/symbol.js";
+import { validateQuote } from "../src/ingest/validate.js";
 import { decideOrigin } from "../src/http/cors.js";
 import { BadRequestError } from "../src/http/errors.js";
 import { MAX_INTERVAL_MS, parseQuotesRequest } from "../src/http/quotes-request.js";
-import { formatEventId } from "../src/stream/event-id.js";
-import { quotesEvent, retryField } from "../src/stream/sse-frames.js";
+import { formatEventId } from "../src/fanout/event-id.js";
+import { quotesEvent, retryField } from "../src/fanout/sse-frames.js";
 
 // Property-based tests: generated hostile input against the pure functions that meet it first.
 // A fixed seed keeps CI reproducible; QC_FC_RUNS raises the run count by hand.

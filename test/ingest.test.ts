@@ -4,7 +4,7 @@ import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { startNatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
 import { metricValue, sleep, startQuotecast, waitFor } from "./helpers/quotecast.js";
-import { epochFromCreated } from "../src/feed/quote-stream.js";
+import { epochFromCreated } from "../src/ingest/quote-stream.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
 t.test("ingest - the stream is created with live republishing, and every quote of a burst is received", async (t) => {

@@ -1,5 +1,5 @@
 import t from "tap";
-import { LastValues } from "../src/feed/last-values.js";
+import { LastValues } from "../src/ingest/last-values.js";
 
 const q = (sym: string, n: number) => `{"sym":"${sym}","ts":${1700000000000 + n},"seq":${n}}`;
 

@@ -1,5 +1,5 @@
 import t from "tap";
-import { LATENCY_BUCKETS, LatencyHistogram, PublishLatencyHistogram } from "../src/stream/latency-histogram.js";
+import { LATENCY_BUCKETS, LatencyHistogram, PublishLatencyHistogram } from "../src/fanout/latency-histogram.js";
 
 t.test("latency-histogram - a value on a bound falls in that bound's bucket", async (t) => {
   const h = new LatencyHistogram([0.01, 0.1, 1]);

@@ -35,14 +35,14 @@ t.test("layering - the rule: down only, never sideways, and the server never loa
   t.equal(violation("cluster", "http"), undefined);
   t.match(violation("wiring", "cluster"), /imports go down only/, "the wiring never reaches back into supervision");
   t.match(violation("http", "wiring"), /imports go down only/);
-  t.equal(violation("http", "stream"), undefined);
-  t.equal(violation("stream", "feed"), undefined);
-  t.equal(violation("feed", "log"), undefined);
+  t.equal(violation("http", "fanout"), undefined);
+  t.equal(violation("fanout", "ingest"), undefined);
+  t.equal(violation("ingest", "log"), undefined);
   t.equal(violation("board", "client"), undefined);
-  t.match(violation("feed", "http"), /imports go down only/);
+  t.match(violation("ingest", "http"), /imports go down only/);
   t.match(violation("auth", "simulator"), /must not load simulator/);
   t.match(violation("http", "client"), /must not load client/);
-  t.match(violation("stream", "stream2"), /in no layer/);
+  t.match(violation("fanout", "fanout2"), /in no layer/);
 });
 
 t.test("layering - imports are read from import, export and import(), not from comments or strings", async (t) => {

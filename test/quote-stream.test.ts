@@ -2,7 +2,7 @@ import t from "tap";
 import { connect } from "@nats-io/transport-node";
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import pino from "pino";
-import { ensureQuoteStream, isStreamNotFound, QUOTE_STREAM } from "../src/feed/quote-stream.js";
+import { ensureQuoteStream, isStreamNotFound, QUOTE_STREAM } from "../src/ingest/quote-stream.js";
 import { startNatsServer } from "./helpers/nats-server.js";
 
 const apiError = (err_code: number, description: string) => new JetStreamApiError({ err_code, code: 404, description });

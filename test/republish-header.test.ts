@@ -1,6 +1,6 @@
 import t from "tap";
 import { headers } from "@nats-io/transport-node";
-import { sequenceFromHeaderBlock, streamSequence } from "../src/feed/republish-header.js";
+import { sequenceFromHeaderBlock, streamSequence } from "../src/ingest/republish-header.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

@@ -8,7 +8,7 @@ import { metricValue, startQuotecast, waitFor, type Quotecast } from "./helpers/
 import { startTwoNodes, type TwoNodes } from "./helpers/two-nodes.js";
 import { ResumingClient } from "./helpers/resuming-client.js";
 import { RawSseClient } from "./helpers/sse-client.js";
-import { epochFromCreated } from "../src/feed/quote-stream.js";
+import { epochFromCreated } from "../src/ingest/quote-stream.js";
 
 const SYMBOLS = Array.from({ length: 20 }, (_, i) => `SO${i}`);
 // Bounds from docs/faults.md's figures (given there as measured ranges), with room for a shared

@@ -1,10 +1,10 @@
-// The shared ingest's records (src/feed/ingest-records.ts): a worker that replays what the
+// The shared ingest's records (src/ingest/ingest-records.ts): a worker that replays what the
 // node's ingest wrote down holds the same values, positions and ids as the ingest itself.
 import t from "tap";
-import { LastValues } from "../src/feed/last-values.js";
-import { RecordingLastValues } from "../src/feed/recording-last-values.js";
-import { applyRecords, IngestRecordError, RecordTag, type RecordTarget } from "../src/feed/ingest-records.js";
-import type { InvalidReason } from "../src/feed/validate.js";
+import { LastValues } from "../src/ingest/last-values.js";
+import { RecordingLastValues } from "../src/ingest/recording-last-values.js";
+import { applyRecords, IngestRecordError, RecordTag, type RecordTarget } from "../src/ingest/ingest-records.js";
+import type { InvalidReason } from "../src/ingest/validate.js";
 
 /** A worker's side, as IngestReplica does it, with what the listener heard. */
 function replica(): { values: LastValues; target: RecordTarget; heard: string[] } {

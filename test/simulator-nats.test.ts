@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { QUOTE_STREAM } from "../src/feed/quote-stream.js";
+import { QUOTE_STREAM } from "../src/ingest/quote-stream.js";
 import { logger } from "../src/log/logger.js";
 import { NatsUnavailableError } from "../src/simulator/feed-connection.js";
 import { runFeed } from "../src/simulator/run-feed.js";

@@ -1,5 +1,5 @@
 import t from "tap";
-import { SYMBOL_PATTERN } from "../src/feed/symbol.js";
+import { SYMBOL_PATTERN } from "../src/ingest/symbol.js";
 import { QuoteGenerator } from "../src/simulator/quote-generator.js";
 import { generateUniverse } from "../src/simulator/universe.js";
 

@@ -1,5 +1,5 @@
 import t from "tap";
-import { isSymbol } from "../src/feed/symbol.js";
+import { isSymbol } from "../src/ingest/symbol.js";
 import { instrumentsFor } from "../src/simulator/instrument.js";
 import { KNOWN_TICKERS, knownTicker } from "../src/simulator/known-tickers.js";
 import { DEFAULT_SYMBOLS, DEFAULT_UNIVERSE_SIZE, MAX_UNIVERSE_SIZE, generateUniverse } from "../src/simulator/universe.js";

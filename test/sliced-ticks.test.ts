@@ -1,6 +1,6 @@
 import t from "tap";
 import { setImmediate as turn } from "node:timers/promises";
-import { SlicedTicks } from "../src/stream/sliced-ticks.js";
+import { SlicedTicks } from "../src/fanout/sliced-ticks.js";
 
 /** Records the calls the driver makes; `runTick` reports done after `slicesPerTick` slices. */
 function recorder(slicesPerTick: number) {

@@ -1,6 +1,6 @@
 import t from "tap";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { HEARTBEAT, quotesEvent, retryField } from "../src/stream/sse-frames.js";
+import { HEARTBEAT, quotesEvent, retryField } from "../src/fanout/sse-frames.js";
 
 const AAPL = '{"sym":"AAPL","ts":1700000000000,"seq":1,"bid":189.5}';
 const MSFT = '{"sym":"MSFT","ts":1700000000001,"seq":2,"bid":411.25}';

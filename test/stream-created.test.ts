@@ -2,8 +2,8 @@ import t from "tap";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import pino from "pino";
-import { ensureQuoteStream, QUOTE_STREAM } from "../src/feed/quote-stream.js";
-import { realCreatedMs, stableCreated, StreamCreationTimeError } from "../src/feed/stream-created.js";
+import { ensureQuoteStream, QUOTE_STREAM } from "../src/ingest/quote-stream.js";
+import { realCreatedMs, stableCreated, StreamCreationTimeError } from "../src/ingest/stream-created.js";
 import { startNatsCluster } from "./helpers/nats-server.js";
 import { sleep } from "./helpers/quotecast.js";
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
-import { reportReplicas, QUOTE_STREAM } from "../src/feed/quote-stream.js";
+import { reportReplicas, QUOTE_STREAM } from "../src/ingest/quote-stream.js";
 import { startNatsCluster, type NatsCluster } from "./helpers/nats-server.js";
 import { startQuotecast } from "./helpers/quotecast.js";
 

@@ -1,8 +1,8 @@
 import t from "tap";
 import { measureMemory } from "../bench/memory.js";
 import { SubscriptionBudget } from "../src/http/subscription-budget.js";
-import { SymbolSlot } from "../src/stream/symbol-slot.js";
-import type { FrameGroup } from "../src/stream/frame-group.js";
+import { SymbolSlot } from "../src/fanout/symbol-slot.js";
+import type { FrameGroup } from "../src/fanout/frame-group.js";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { metricValue, startQuotecast, type Quotecast } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";

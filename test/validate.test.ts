@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import t from "tap";
 import { quote as benchQuote } from "../bench/loadgen/quote.js";
-import { scanQuote, validateQuote, validateQuoteByParsing, type Validation } from "../src/feed/validate.js";
+import { scanQuote, validateQuote, validateQuoteByParsing, type Validation } from "../src/ingest/validate.js";
 
 const enc = new TextEncoder();
 type Test = typeof t;

@@ -1,5 +1,5 @@
 // The QUOTES stream for an ingest run, created before any server or publisher starts, with the
-// storage the run asks for. quotecast finds it and follows it (src/feed/quote-stream.ts creates
+// storage the run asks for. quotecast finds it and follows it (src/ingest/quote-stream.ts creates
 // it the same way, with file storage, when missing).
 
 import type { NatsConnection } from "@nats-io/transport-node";

@@ -1,4 +1,4 @@
-import { SYMBOL_PATTERN } from "../feed/symbol.js";
+import { SYMBOL_PATTERN } from "../ingest/symbol.js";
 
 const SYMBOL_PATTERN_ANY_CASE = new RegExp(SYMBOL_PATTERN.source, "i");
 import { BadRequestError } from "./errors.js";

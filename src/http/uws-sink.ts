@@ -1,5 +1,5 @@
 import type { HttpResponse } from "uWebSockets.js";
-import type { Sink } from "../stream/connection.js";
+import type { Sink } from "../fanout/connection.js";
 
 /**
  * A Sink over one uWS response. Holds the two callbacks it needs so that a write allocates

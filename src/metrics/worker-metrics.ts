@@ -1,10 +1,10 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "prom-client";
-import type { InvalidReason } from "../feed/validate.js";
+import type { InvalidReason } from "../ingest/validate.js";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/auth-failure.js";
-import { INVALID_REASONS } from "../feed/validate.js";
-import type { StreamCounters } from "../stream/stream-counters.js";
-import { IMPLAUSIBLE_LATENCY_REASONS, type LatencyHistogram } from "../stream/latency-histogram.js";
+import { INVALID_REASONS } from "../ingest/validate.js";
+import type { StreamCounters } from "../fanout/stream-counters.js";
+import { IMPLAUSIBLE_LATENCY_REASONS, type LatencyHistogram } from "../fanout/latency-histogram.js";
 
 /** Why a connection was refused; the `reason` label of quotecast_rejected_connections_total. */
 export type RejectReason = "max_connections" | "max_connections_per_ip" | "connect_rate" | "connect_rate_per_ip" | "draining" | "subscription_budget";

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/config-error.js";
 import { commandHelp } from "../config/help.js";
-import { SYMBOL_PATTERN, isSymbol } from "../feed/symbol.js";
+import { SYMBOL_PATTERN, isSymbol } from "../ingest/symbol.js";
 import { FIELD_MIXES, type FieldMix } from "./price-model.js";
 import { MAX_SEED } from "./rng.js";
 import { DEFAULT_UNIVERSE_SIZE, MAX_UNIVERSE_SIZE } from "./universe.js";

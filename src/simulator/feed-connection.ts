@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ensureQuoteStream } from "../feed/quote-stream.js";
+import { ensureQuoteStream } from "../ingest/quote-stream.js";
 import type { Logger } from "../log/logger.js";
 
 /** No NATS server answered at the configured URLs. */
@@ -43,7 +43,7 @@ export class QuoteStreamUnavailableError extends Error {
 export async function connectFeed(servers: readonly string[], log: Logger, streamReplicas?: number): Promise<NatsConnection> {
   let nc: NatsConnection;
   try {
-    // The list is an order of preference, as for the servers (see src/feed/ingest.ts).
+    // The list is an order of preference, as for the servers (see src/ingest/ingest.ts).
     nc = await connect({ servers: [...servers], name: "quotecast-feed", noRandomize: true, maxReconnectAttempts: -1 });
   } catch (err) {
     throw new NatsUnavailableError(servers, { cause: err });

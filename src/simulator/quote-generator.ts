@@ -1,4 +1,4 @@
-import { subjectFor } from "../feed/symbol.js";
+import { subjectFor } from "../ingest/symbol.js";
 import { instrumentsFor } from "./instrument.js";
 import { PriceModel, createQuoteTick, type FieldMix, type QuoteTick } from "./price-model.js";
 import { formatQuote, payloadPrefix } from "./quote-payload.js";

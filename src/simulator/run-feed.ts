@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ensureQuoteStream } from "../feed/quote-stream.js";
+import { ensureQuoteStream } from "../ingest/quote-stream.js";
 import { FEED_USAGE, parseFeedArgs, type FeedConfig } from "./feed-config.js";
 import { flushLogger, logger, type Logger } from "../log/logger.js";
 import { connectFeed } from "./feed-connection.js";

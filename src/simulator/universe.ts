@@ -1,4 +1,4 @@
-import { isSymbol } from "../feed/symbol.js";
+import { isSymbol } from "../ingest/symbol.js";
 import { KNOWN_TICKERS } from "./known-tickers.js";
 import { SeededRandom } from "./rng.js";
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../log/logger.js";
-import type { Fanout } from "../stream/fanout.js";
-import { retryField } from "../stream/sse-frames.js";
+import type { Fanout } from "../fanout/fanout.js";
+import { retryField } from "../fanout/sse-frames.js";
 
 /** How often a slice of connections is closed while draining. */
 const CLOSE_SLICE_MS = 50;

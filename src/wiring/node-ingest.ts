@@ -1,6 +1,6 @@
 import { sharedIngest, type ServeConfig } from "../config/serve-config.js";
-import type { IngestOptions } from "../feed/ingest.js";
-import { NodeIngest } from "../feed/node-ingest.js";
+import type { IngestOptions } from "../ingest/ingest.js";
+import { NodeIngest } from "../ingest/node-ingest.js";
 import type { Logger } from "../log/logger.js";
 
 /** The NATS reader's options from serve's configuration: the same for a worker's reader and the node's. */

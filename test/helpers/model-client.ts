@@ -3,7 +3,7 @@
 // and the rules every event must keep. Each test's sink decodes its own writes (plain or gzip)
 // and hands whole events to `receive`.
 import { isDeepStrictEqual } from "node:util";
-import type { LastValues } from "../../src/feed/last-values.js";
+import type { LastValues } from "../../src/ingest/last-values.js";
 
 export type ModelQuote = Record<string, unknown> & { sym: string; seq: number };
 

@@ -113,7 +113,7 @@ const REPUBLISH = { src: QUOTES_WILDCARD, dest: LIVE_PREFIX + QUOTES_WILDCARD };
 /**
  * A stream made without `allow_direct` (by hand, or by an older quotecast): turn it on, which
  * nats-server 2.9 allows on an existing stream. With it any replica answers the reads of a gap in
- * the live feed (src/feed/gap-reader.ts); without it only the stream leader does, and not while
+ * the live feed (src/ingest/gap-reader.ts); without it only the stream leader does, and not while
  * JetStream elects a meta leader. Not fatal either way: the caller goes on with what it has.
  */
 async function allowDirect(jsm: JetStreamManager, info: StreamInfo, log: Logger): Promise<StreamInfo> {
@@ -170,7 +170,7 @@ export function isStreamNotFound(err: unknown): boolean {
 }
 
 /**
- * The QUOTES stream's epoch, the first part of every event id (src/stream/event-id.ts): its creation
+ * The QUOTES stream's epoch, the first part of every event id (src/fanout/event-id.ts): its creation
  * time in milliseconds, base 36 (short, and the same everywhere). A JetStream fact, so it is read here.
  */
 export function epochFromCreated(created: string): string {

@@ -20,7 +20,7 @@ export interface LiveGapsHost {
 }
 
 /**
- * The ingest's gaps in the live feed: one gap read at a time (src/feed/gap-reader.ts), fed with the
+ * The ingest's gaps in the live feed: one gap read at a time (src/ingest/gap-reader.ts), fed with the
  * out-of-order live sequences that announce it, and what happens when one cannot finish.
  *
  * Reads happen only with a reader given by `use()`, which the ingest calls once a catch-up has

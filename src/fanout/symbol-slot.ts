@@ -1,4 +1,4 @@
-import type { LastValue } from "../feed/last-values.js";
+import type { LastValue } from "../ingest/last-values.js";
 import type { FrameGroup } from "./frame-group.js";
 import type { SymbolHistory } from "./symbol-history.js";
 

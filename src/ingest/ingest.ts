@@ -60,7 +60,7 @@ const GAP_READ_TIMEOUT_MS = 1_000;
  *
  * The live feed is taken only in stream order. A live message ahead of the next sequence (quotes
  * missed while the connection moved to another NATS node) is a gap: it is read from the stream
- * one message at a time (src/feed/gap-reader.ts), from any replica, which needs none of the
+ * one message at a time (src/ingest/gap-reader.ts), from any replica, which needs none of the
  * JetStream elections that a catch-up consumer waits for; a gap too large for that goes to the
  * catch-up consumer.
  *
@@ -96,7 +96,7 @@ export class FeedIngest {
   #catchUpCheck: NodeJS.Timeout | undefined;
   #deferred: NodeJS.Timeout | undefined;
   #jsm: JetStreamManager | null = null;
-  /** Gaps in the live feed, read from the stream without a consumer (src/feed/live-gaps.ts). */
+  /** Gaps in the live feed, read from the stream without a consumer (src/ingest/live-gaps.ts). */
   readonly #gaps: LiveGaps;
 
   constructor(values: LastValues, listener: IngestListener, opts: IngestOptions, log: Logger) {

@@ -1,4 +1,4 @@
-import type { LastValue, LastValues } from "../feed/last-values.js";
+import type { LastValue, LastValues } from "../ingest/last-values.js";
 import { BlockDeflater, keepBlock, type DeflatedBlock } from "./block-deflater.js";
 import { ByteBudget, CHUNK_FRAMING_BYTES } from "./byte-budget.js";
 import { Connection, type Sink } from "./connection.js";
