@@ -134,9 +134,9 @@ class Client implements QuoteClient {
     if (this.#link) this.#watchTimer = setInterval(() => this.#watchLeader(), this.#leaderTimeoutMs / 5);
     if (this.#link && typeof addEventListener === "function") {
       // A follower's page going away says so at once (the leader's sweep would notice within 5 s);
-      // one restored from the back/forward cache asks for its symbols again.
+      // one restored from the back/forward cache queues again and asks for its symbols (#rejoin).
       addEventListener("pagehide", () => this.#role === "follower" && this.#post({ t: "bye" }));
-      addEventListener("pageshow", (e) => (e as PageTransitionEvent).persisted && this.#role === "follower" && this.#sync());
+      addEventListener("pageshow", (e) => (e as PageTransitionEvent).persisted && this.#rejoin());
       // Page Lifecycle: a page about to be frozen (or put in the back/forward cache) hands the
       // connection over and leaves the line for it; it queues again when it runs again.
       if (typeof document !== "undefined") {
@@ -145,7 +145,6 @@ class Client implements QuoteClient {
           this.#stepDown(false);
         });
         document.addEventListener("resume", () => this.#rejoin());
-        addEventListener("pageshow", (e) => (e as PageTransitionEvent).persisted && this.#rejoin());
       }
     }
   }
@@ -415,8 +414,10 @@ class Client implements QuoteClient {
     if (this.#role !== "follower") return;
     if (m.t === "ping") {
       // Another follower's ping is ours too; the smallest id of those pinging steals.
-      if (this.#pingAt === undefined) this.#pingAt = Date.now();
-      if (this.#pinger === undefined || m.from < this.#pinger) this.#pinger = m.from;
+      if (this.#pingAt === undefined) {
+        this.#pingAt = Date.now();
+        this.#pinger = m.from;
+      } else if (this.#pinger === undefined || m.from < this.#pinger) this.#pinger = m.from;
       return;
     }
     if (m.t === "want" || m.t === "bye") return;
