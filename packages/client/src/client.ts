@@ -76,6 +76,8 @@ const DEFAULT_MAX_SYMBOLS = 200;
 const TAB_SWEEP_MS = 5_000;
 const DEFAULT_LEADER_TIMEOUT_MS = 1_000;
 
+const visible = (): boolean => typeof document !== "undefined" && document.visibilityState === "visible";
+
 /**
  * Create a client. `urls` is a base URL (`https://quotes.example.com`) or several, tried in turn
  * (failover between nodes).
@@ -361,7 +363,8 @@ class Client implements QuoteClient {
   /**
    * Follower: a leader silent for half of `leaderTimeoutMs` is pinged; one that does not
    * answer within `leaderTimeoutMs` in all has its lock stolen. Of followers whose pings crossed,
-   * the one with the smallest id steals; the others only if it too stays silent.
+   * the one with the smallest id steals, and a visible tab (whose timers run on time, unlike those of
+   * a background tab, once a second); the others only if they too stay silent.
    */
   #watchLeader(): void {
     if (this.#closed || this.#role !== "follower") return;
@@ -374,7 +377,7 @@ class Client implements QuoteClient {
       this.#post({ t: "ping" });
       // The interval of a background tab runs once a second; a one-off timer runs on time.
       setTimeout(() => this.#watchLeader(), half);
-    } else if ((this.#pinger === this.#link?.id && now - this.#pingAt >= half) || now - this.#pingAt >= this.#leaderTimeoutMs) {
+    } else if (((this.#pinger === this.#link?.id || visible()) && now - this.#pingAt >= half) || now - this.#pingAt >= this.#leaderTimeoutMs) {
       this.#pingAt = undefined;
       this.#leaderHeardAt = now;
       this.#link?.steal();
