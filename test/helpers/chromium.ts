@@ -1,6 +1,8 @@
-import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { chromium, type Browser, type BrowserContext } from "playwright-core";
 
 /**
  * Headless Chromium for the browser tests, found the way `npm start` finds nats-server:
@@ -88,4 +90,47 @@ export function chromiumForTest(t: { plan(n: number, why: string): void }): stri
   if (process.env.QUOTECAST_REQUIRE_CHROMIUM === "1" || process.env.QUOTECAST_CHROMIUM) throw new Error(lookup.how);
   t.plan(0, lookup.how);
   process.exit(0);
+}
+
+/**
+ * Chromium whose tabs the Page Lifecycle applies to: started here with a DevTools port and joined
+ * with `connectOverCDP(..., { noDefaults: true })`, so that Playwright enables no focus emulation in
+ * its default context. (Playwright's focus emulation counts as a visible capture: a page never goes
+ * hidden, and `Page.setWebLifecycleState` with `frozen` does nothing.) Its tabs are tabs of one
+ * window: all but the one opened last are hidden, as background tabs are, and a frozen one gets
+ * `freeze` and, when resumed, `resume`.
+ */
+export async function launchTabbedChromium(executable: string): Promise<{ browser: Browser; context: BrowserContext; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "quotecast-chromium-"));
+  const proc = spawn(executable, [...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${dir}`, "about:blank"], { stdio: ["ignore", "ignore", "pipe"] });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`Chromium printed no DevTools endpoint in 20 s:\n${out}`)), 20_000);
+    proc.stderr!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /DevTools listening on (ws:\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`Chromium exited (${code}):\n${out}`)));
+  });
+  const browser = await chromium.connectOverCDP(endpoint, { noDefaults: true });
+  return {
+    browser,
+    context: browser.contexts()[0]!,
+    async close() {
+      const exited = new Promise((resolve) => (proc.exitCode !== null ? resolve(undefined) : proc.once("exit", resolve)));
+      // Browser.close lets Chromium shut its helper processes down and finish writing its profile.
+      await browser
+        .newBrowserCDPSession()
+        .then((s) => s.send("Browser.close"))
+        .catch(() => proc.kill());
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      await exited;
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    },
+  };
 }

@@ -27,6 +27,14 @@ export interface ClientOptions extends ConnectionOptions {
   maxSymbols?: number;
   /** Non-fatal problems: HTTP error answers, lost connections, bad frames, throwing listeners. Default: none. */
   onError?(err: Error): void;
+  /**
+   * Shared connection: a follower tab that has heard nothing from the leader tab for half this long
+   * asks whether it is there; unanswered within this long in all (the leader's page hangs, or was
+   * frozen without a `freeze` event), it takes the lock and the connection over, resuming by event
+   * id. The leader answers from a one-off timer task: a frozen page runs none, a background tab runs
+   * it within milliseconds (only chained timers are throttled there). Default 1000 ms.
+   */
+  leaderTimeoutMs?: number;
 }
 
 /** Called once per incoming event that changed quotes of the subscription (never per quote). */
@@ -66,6 +74,9 @@ const DEFAULT_BATCH_MS = 50;
 const DEFAULT_MAX_SYMBOLS = 200;
 /** How often the leader looks for tabs that went away without saying so (crashed, killed). */
 const TAB_SWEEP_MS = 5_000;
+const DEFAULT_LEADER_TIMEOUT_MS = 1_000;
+
+const visible = (): boolean => typeof document !== "undefined" && document.visibilityState === "visible";
 
 /**
  * Create a client. `urls` is a base URL (`https://quotes.example.com`) or several, tried in turn
@@ -100,6 +111,13 @@ class Client implements QuoteClient {
   readonly #tabs = new Map<string, readonly string[]>();
   #syncTimer: ReturnType<typeof setTimeout> | undefined;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
+  /** Follower only: the tab that leads (undefined until heard), when it was last heard, and our unanswered ping. */
+  #leaderId: string | undefined;
+  #leaderHeardAt = Date.now();
+  #pingAt: number | undefined;
+  #pinger: string | undefined;
+  readonly #leaderTimeoutMs: number;
+  #watchTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   constructor(urls: string[], options: ClientOptions) {
@@ -111,13 +129,25 @@ class Client implements QuoteClient {
     this.#link = options.share === false ? undefined : tabLink("quotecast:" + (options.channel ?? urls.join(",")), {
       message: (m) => this.#onMessage(m),
       leader: () => this.#becomeLeader(),
+      lost: () => this.#stepDown(),
     });
     this.#role = this.#link ? "follower" : "page";
+    this.#leaderTimeoutMs = options.leaderTimeoutMs ?? DEFAULT_LEADER_TIMEOUT_MS;
+    if (this.#link) this.#watchTimer = setInterval(() => this.#watchLeader(), this.#leaderTimeoutMs / 5);
     if (this.#link && typeof addEventListener === "function") {
       // A follower's page going away says so at once (the leader's sweep would notice within 5 s);
-      // one restored from the back/forward cache asks for its symbols again.
+      // one restored from the back/forward cache queues again and asks for its symbols (#rejoin).
       addEventListener("pagehide", () => this.#role === "follower" && this.#post({ t: "bye" }));
-      addEventListener("pageshow", (e) => (e as PageTransitionEvent).persisted && this.#role === "follower" && this.#sync());
+      addEventListener("pageshow", (e) => (e as PageTransitionEvent).persisted && this.#rejoin());
+      // Page Lifecycle: a page about to be frozen (or put in the back/forward cache) hands the
+      // connection over and leaves the line for it; it queues again when it runs again.
+      if (typeof document !== "undefined") {
+        document.addEventListener("freeze", () => {
+          this.#link?.resign();
+          this.#stepDown(false);
+        });
+        document.addEventListener("resume", () => this.#rejoin());
+      }
     }
   }
 
@@ -167,6 +197,7 @@ class Client implements QuoteClient {
     this.#refs.clear();
     clearTimeout(this.#syncTimer);
     clearInterval(this.#sweepTimer);
+    clearInterval(this.#watchTimer);
     if (this.#role === "follower") this.#post({ t: "bye" });
     // Releasing the lock hands the connection to the next tab in line. The link closes first, so
     // that the followers are not told "closed" by the connection closing below.
@@ -219,22 +250,25 @@ class Client implements QuoteClient {
   #connect(symbols: string[]): Connection {
     const opts: ConnectionOptions = { ...this.#options };
     if (this.#lastEventId !== undefined) opts.lastEventId = this.#lastEventId;
-    return new Connection(
+    // A connection given up (this tab stepped down) says nothing more: it is not this.#conn.
+    const conn: Connection = new Connection(
       this.#urls,
       symbols,
       {
         onQuotes: (quotes, kind) => {
-          this.#lastEventId = this.#conn?.lastEventId ?? this.#lastEventId;
+          if (conn !== this.#conn) return;
+          this.#lastEventId = conn.lastEventId ?? this.#lastEventId;
           this.#heardAt = Date.now();
           this.#apply(quotes, kind === "snapshot" ? "snapshot" : "update");
           if (this.#role === "leader") this.#post({ t: "ev", q: quotes, id: this.#lastEventId, k: kind });
         },
-        onStatus: (status, detail) => this.#connStatus(status, detail),
-        onError: (err) => this.#report(err),
+        onStatus: (status, detail) => conn === this.#conn && this.#connStatus(status, detail),
+        onError: (err) => conn === this.#conn && this.#report(err),
       },
       opts,
       this.#held.values(),
     );
+    return conn;
   }
 
   #connStatus(status: Status, detail: StatusDetail | undefined): void {
@@ -290,10 +324,64 @@ class Client implements QuoteClient {
   #becomeLeader(): void {
     if (this.#closed) return;
     this.#role = "leader";
+    this.#leaderId = this.#link?.id;
+    this.#pingAt = undefined;
     // Followers answer with their symbol sets; the connection opens once they had a batch window.
     this.#post({ t: "hello" });
     this.#scheduleSync();
     this.#sweepTimer = setInterval(() => void this.#sweep(), TAB_SWEEP_MS);
+  }
+
+  /**
+   * No longer the leader: the lock was taken by a tab that found us silent (hung, or frozen without
+   * a `freeze` event), or we resigned on `freeze`. The stream closes at once, so that the server ends
+   * with one connection; a frozen page runs this too (Chromium runs lock callbacks of frozen pages).
+   * Queuing again and asking for our symbols wait for a timer: they happen only once the page runs.
+   */
+  #stepDown(rejoin = true): void {
+    if (this.#closed || this.#role !== "leader") return;
+    this.#role = "follower";
+    this.#leaderId = undefined;
+    this.#leaderHeardAt = Date.now();
+    clearInterval(this.#sweepTimer);
+    this.#tabs.clear();
+    const conn = this.#conn;
+    this.#conn = undefined;
+    conn?.close();
+    if (rejoin) setTimeout(() => this.#rejoin(), 0);
+  }
+
+  /** Running again (after a freeze, a hang, the back/forward cache): back in line, and our symbols asked for. */
+  #rejoin(): void {
+    if (this.#closed || this.#role !== "follower") return;
+    this.#leaderHeardAt = Date.now();
+    this.#pingAt = undefined;
+    this.#link?.join();
+    this.#sync();
+  }
+
+  /**
+   * Follower: a leader silent for half of `leaderTimeoutMs` is pinged; one that does not
+   * answer within `leaderTimeoutMs` in all has its lock stolen. Of followers whose pings crossed,
+   * the one with the smallest id steals, and a visible tab (whose timers run on time, unlike those of
+   * a background tab, once a second); the others only if they too stay silent.
+   */
+  #watchLeader(): void {
+    if (this.#closed || this.#role !== "follower") return;
+    const now = Date.now();
+    const half = this.#leaderTimeoutMs / 2;
+    if (this.#pingAt === undefined) {
+      if (now - this.#leaderHeardAt < half) return;
+      this.#pingAt = now;
+      this.#pinger = this.#link?.id;
+      this.#post({ t: "ping" });
+      // The interval of a background tab runs once a second; a one-off timer runs on time.
+      setTimeout(() => this.#watchLeader(), half);
+    } else if (((this.#pinger === this.#link?.id || visible()) && now - this.#pingAt >= half) || now - this.#pingAt >= this.#leaderTimeoutMs) {
+      this.#pingAt = undefined;
+      this.#leaderHeardAt = now;
+      this.#link?.steal();
+    }
   }
 
   /** Forget tabs that went away without a goodbye (crashed or killed): their lock is gone. */
@@ -316,11 +404,33 @@ class Client implements QuoteClient {
         if (!before || m.syms.some((s) => !before.includes(s)) || before.length !== m.syms.length) this.#scheduleSync();
       } else if (m.t === "bye") {
         if (this.#tabs.delete(m.from)) this.#scheduleSync();
+      } else if (m.t === "ping") {
+        // From a timer task: a frozen page still runs BroadcastChannel handlers, not timers, so
+        // a frozen leader stays silent. A single timer is not throttled in a background tab.
+        setTimeout(() => this.#role === "leader" && this.#post({ t: "here" }), 0);
+      } else if (m.t === "hello") {
+        // Another tab took the lock from us while we were not running.
+        this.#stepDown();
       }
       return;
     }
     if (this.#role !== "follower") return;
-    this.#heardAt = Date.now();
+    if (m.t === "ping") {
+      // Another follower's ping is ours too; the smallest id of those pinging steals.
+      if (this.#pingAt === undefined) {
+        this.#pingAt = Date.now();
+        this.#pinger = m.from;
+      } else if (this.#pinger === undefined || m.from < this.#pinger) this.#pinger = m.from;
+      return;
+    }
+    if (m.t === "want" || m.t === "bye") return;
+    // From a leader. One that lost its lock while hung may still relay what it read before it
+    // knew: only the tab that said hello last (or, before any, the first heard) is listened to.
+    if (m.t === "hello" || this.#leaderId === undefined || (m.t === "here" && this.#pingAt !== undefined)) this.#leaderId = m.from;
+    if (m.from !== this.#leaderId) return;
+    this.#leaderHeardAt = this.#heardAt = Date.now();
+    this.#pingAt = undefined;
+    this.#pinger = undefined;
     switch (m.t) {
       case "hello":
         this.#post({ t: "want", syms: [...this.#refs.keys()] });
