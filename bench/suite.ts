@@ -70,7 +70,7 @@ async function attempt(spec: RunSpec, record: Record, log: (s: string) => void):
     f = { error: (err as Error).message.split("\n")[0]! };
     log(`    failed: ${f.error}`);
   }
-  if (typeof f.p99Ms === "number") log(`    ${f.framesPerSec} frames/s, ${f.quotesPerSec} quotes/s, p50 ${f.p50Ms} p99 ${f.p99Ms} max ${f.maxMs} ms, visibility lag p50 ${f.visP50Ms ?? "–"} p99 ${f.visP99Ms ?? "–"} ms, ${f.bytesPerQuote ?? "–"} B/quote, ${f.bytesPerConnSec ?? "–"} B/conn·s, ${f.cpuPerFrameUs ?? "–"} µs server CPU/frame, server CPU ${f.serverCpuPct}%${f.tickMeanMs === undefined ? "" : ` (ticks ${f.tickMeanMs} ms mean, ${f.ticksOverFlushPct}% longer than the window)`}, NATS CPU ${f.natsCpuPct}%, RSS ${f.serverRssMB} MB, loadgen CPU ${f.loadgenCpuPct}%, publisher CPU ${f.publisherCpuPct}%, published ${f.publishRate}/s, finals ${f.finalsOk === null ? "n/a" : `${f.finalsCurrent}/${f.finalsTotal}`}`);
+  if (typeof f.p99Ms === "number") log(`    ${f.framesPerSec} frames/s, ${f.quotesPerSec} quotes/s, p50 ${f.p50Ms} p99 ${f.p99Ms} max ${f.maxMs} ms, visibility lag p50 ${f.visP50Ms ?? "–"} p99 ${f.visP99Ms ?? "–"} ms, ${f.bytesPerQuote ?? "–"} B/quote, ${f.bytesPerConnSec ?? "–"} B/conn·s, ${f.cpuPerFrameUs ?? "–"} µs server CPU/frame${f.framesPerBuilt === undefined ? "" : `, ${f.framesPerBuilt} frames sent per frame built`}, server CPU ${f.serverCpuPct}%${f.tickMeanMs === undefined ? "" : ` (ticks ${f.tickMeanMs} ms mean, ${f.ticksOverFlushPct}% longer than the window)`}, NATS CPU ${f.natsCpuPct}%, RSS ${f.serverRssMB} MB, loadgen CPU ${f.loadgenCpuPct}%, publisher CPU ${f.publisherCpuPct}%, published ${f.publishRate}/s, finals ${f.finalsOk === null ? "n/a" : `${f.finalsCurrent}/${f.finalsTotal}`}`);
   record(spec, f);
 }
 

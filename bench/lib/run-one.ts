@@ -65,6 +65,18 @@ async function leastOver<K extends string>(seconds: number, sample: () => Record
   return low;
 }
 
+/** quotecast's frames written and built so far (its metrics), where it exposes them. */
+async function framesShared(server: { metricsText(): Promise<string> }): Promise<{ sent: number; built: number } | undefined> {
+  const text = await server.metricsText();
+  const at = (name: string) => {
+    const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+    return m === null ? Number.NaN : Number(m[1]);
+  };
+  const sent = at("quotecast_frames_sent_total");
+  const built = at("quotecast_frames_built_total");
+  return Number.isFinite(sent) && Number.isFinite(built) ? { sent, built } : undefined;
+}
+
 /** Seeded PRNG (mulberry32): every server gets exactly the same subscriptions. */
 function rng(seed: number): () => number {
   return () => {
@@ -191,6 +203,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
 
     const base = await lg.mark();
     const ticks0 = await server.ticks(spec.flushMs / 1000);
+    const shared0 = await framesShared(server);
     const s0 = server.usage();
     const p0 = pub ? treeUsage(pub.pid).cpuSec : 0;
     const n0 = nats ? treeUsage(nats.pid!).cpuSec : 0;
@@ -221,6 +234,11 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     if (heap !== undefined) f.serverHeapMB = round(heap / MB, 1);
     if (heap !== undefined && heap0 !== undefined) f.heapPerConnBusyKB = round((heap - heap0) / 1024 / Math.max(1, open.opened), 2);
     const ticks1 = await server.ticks(spec.flushMs / 1000);
+    const shared1 = await framesShared(server);
+    if (shared0 !== undefined && shared1 !== undefined && shared1.built > shared0.built) {
+      // How many connections shared each frame built: in-step group members share one.
+      f.framesPerBuilt = round((shared1.sent - shared0.sent) / (shared1.built - shared0.built), 2);
+    }
     if (ticks0 !== undefined && ticks1 !== undefined && ticks1.count > ticks0.count) {
       // How long quotecast's flush ticks took: beside p99, it says whether the worker kept up.
       const n = ticks1.count - ticks0.count;
