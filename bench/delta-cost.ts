@@ -15,7 +15,11 @@
 //                       spread evenly over its slices, as the worker reads the feed while it writes)
 //     --congest P       share of writes that report backpressure; such a socket drains --drain N
 //                       slices later (default 10: half a tick of 5,000 connections), mid-tick as sockets do
+//     --jitter J        each tick begins flush ± up to J ms after the last (a busy worker's clock)
 //     --no-alloc        skip the allocation run (V8's sampling heap profiler)
+//     --check           parse every frame and count, after each tick, the (connection, symbol) pairs
+//                       whose held seq is older than the symbol's seq when the tick began: a change
+//                       a connection should have had and did not (slow; use fewer ticks)
 //
 // Figures per case: frames written and built, wire bytes per frame, CPU per frame written
 // (user+system of the whole process over the measured ticks, the feed's parsing included), and
@@ -54,6 +58,8 @@ export interface DeltaCostSpec {
   readonly congest: number;
   readonly drain: number;
   readonly alloc: boolean;
+  readonly check?: boolean;
+  readonly jitter?: number;
 }
 
 const LISTS = 50;
@@ -71,6 +77,7 @@ class ReadingSink implements Sink {
   write(chunk: Uint8Array | string): boolean {
     if (typeof chunk === "string") this.bytes += chunk.length;
     else {
+      if (this.held !== null) this.#hold(Buffer.from(chunk).toString());
       this.bytes += chunk.length;
       this.checksum = (this.checksum + chunk[chunk.length >> 1]!) | 0;
     }
@@ -79,12 +86,21 @@ class ReadingSink implements Sink {
     return false;
   }
   drainAfter = 0;
+  /** With --check: the newest seq held of each symbol, merged from every event. */
+  held: Map<string, number> | null = null;
+  #hold(text: string): void {
+    const data = text.indexOf("data: ");
+    if (data < 0) return;
+    for (const o of JSON.parse(text.slice(data + 6, text.indexOf("\n", data))) as { sym: string; seq?: number }[]) {
+      if (o.seq !== undefined && o.seq > (this.held!.get(o.sym) ?? -1)) this.held!.set(o.sym, o.seq);
+    }
+  }
   close(): void {}
   end(): void {}
 }
 
 interface SamplingNode {
-  callFrame: { functionName: string; url: string };
+  callFrame: { functionName: string; url: string; lineNumber: number };
   selfSize: number;
   children: SamplingNode[];
 }
@@ -113,14 +129,21 @@ export async function measureDeltaCost(spec: DeltaCostSpec): Promise<Record<stri
   publish(symbols.length);
   fanout.markLoaded("delta-cost", 0);
   const rand = new SeededRandom(5);
+  // A plain LCG for the sinks: called inside the tick, so it must allocate nothing itself.
+  let lcg = 12345;
+  const uniform = () => {
+    lcg = (Math.imul(lcg, 1103515245) + 12345) | 0;
+    return (lcg >>> 8) / 16777216;
+  };
   let congestOn = false;
-  const congest = () => congestOn && spec.congest > 0 && rand.float() < spec.congest;
+  const congest = () => congestOn && spec.congest > 0 && uniform() < spec.congest;
   const lists = subscriptionPaths(spec.workload === "shared" ? LISTS : spec.connections, PER_CONNECTION, UNIVERSE).map((p) => p.slice(p.indexOf("=") + 1).split(","));
   const sinks: ReadingSink[] = [];
   const conns: Connection[] = [];
   for (let c = 0; c < spec.connections; c++) {
     const sink = new ReadingSink(congest);
     sink.drainAfter = spec.drain;
+    if (spec.check === true) sink.held = new Map();
     sinks.push(sink);
     conns.push(fanout.open(lists[c % lists.length]!, spec.flushMs, undefined, sink, 0, { delta: spec.mode === "delta" }));
   }
@@ -138,11 +161,20 @@ export async function measureDeltaCost(spec: DeltaCostSpec): Promise<Record<stri
       fanout.onWritable(conns[c]!);
     }
   };
+  /** --check: each symbol's seq when the running tick began, and pairs found stale, summed over ticks. */
+  const atBegin = new Map<string, number>();
+  let stale = 0;
+  const lastSeq = (sym: string) => {
+    const v = values.get(sym);
+    if (v === undefined) return -1;
+    const at = v.json.indexOf('"seq":');
+    return Number.parseInt(v.json.slice(at + 6), 10);
+  };
   /** Connections whose last frame was not their group's, summed over ticks. */
   let outOfStep = 0;
   const run = (ticks: number) => {
     for (let t = 0; t < ticks; t++) {
-      now += spec.flushMs;
+      now += spec.flushMs + (spec.jitter ? (2 * rand.float() - 1) * spec.jitter : 0);
       if (spec.slice <= 0) {
         publish(perTick);
         fanout.tick(now);
@@ -152,6 +184,7 @@ export async function measureDeltaCost(spec: DeltaCostSpec): Promise<Record<stri
       // The feed goes on while the tick writes: a share of the window's quotes before each slice.
       const between = spec.between >= 0 ? spec.between : Math.floor(perTick / slices);
       publish(perTick - between * (slices - 1));
+      if (spec.check === true) for (const sym of symbols) atBegin.set(sym, lastSeq(sym));
       fanout.beginTick(now);
       while (!fanout.runTick(spec.slice)) {
         publish(between);
@@ -159,12 +192,19 @@ export async function measureDeltaCost(spec: DeltaCostSpec): Promise<Record<stri
       }
       drainSome();
       for (const conn of conns) if (conn.sentMark !== conn.group.sentMark) outOfStep++;
+      if (spec.check === true) {
+        for (let c = 0; c < conns.length; c++) {
+          if (conns[c]!.congested) continue;
+          for (const slot of conns[c]!.group.slots) if ((sinks[c]!.held!.get(slot.sym) ?? -1) < atBegin.get(slot.sym)!) stale++;
+        }
+      }
     }
   };
   run(spec.ticks);
   const wire0 = sinks.reduce((a, s) => a + s.bytes, 0);
   const frames0 = fanout.counters.framesSent;
   outOfStep = 0;
+  stale = 0;
   const built0 = fanout.counters.framesBuilt;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -187,6 +227,7 @@ export async function measureDeltaCost(spec: DeltaCostSpec): Promise<Record<stri
     cpuUsPerFrame: Math.round((100 * (cpu.user + cpu.system)) / Math.max(1, frames)) / 100,
     wallMsPerTick: Math.round((100 * ms) / spec.ticks) / 100,
     outOfStepPerTick: Math.round(outOfStep / spec.ticks),
+    ...(spec.check === true ? { stalePairsPerTick: Math.round((100 * stale) / spec.ticks) / 100 } : {}),
   };
   if (spec.alloc) {
     const session = new Session();
@@ -202,7 +243,7 @@ export async function measureDeltaCost(spec: DeltaCostSpec): Promise<Record<stri
     let inTick = 0;
     const byFn = new Map<string, number>();
     const self = (n: SamplingNode) => {
-      const name = n.callFrame.functionName || "(anonymous)";
+      const name = `${n.callFrame.functionName || "(anonymous)"}:${n.callFrame.lineNumber + 1}`;
       if (n.selfSize > 0) byFn.set(name, (byFn.get(name) ?? 0) + n.selfSize);
       n.children.forEach(self);
     };
@@ -243,6 +284,8 @@ async function main(): Promise<void> {
       congest: { type: "string", default: "0" },
       drain: { type: "string", default: "10" },
       "no-alloc": { type: "boolean", default: false },
+      check: { type: "boolean", default: false },
+      jitter: { type: "string", default: "0" },
     },
   });
   if (values.child !== undefined) {
@@ -263,6 +306,8 @@ async function main(): Promise<void> {
     congest: Number(values.congest),
     drain: Number(values.drain),
     alloc: !values["no-alloc"],
+    check: values.check,
+    jitter: Number(values.jitter),
   });
   const rows: Record<string, number | string>[] = [];
   for (const workload of workloads) {
@@ -277,7 +322,7 @@ async function main(): Promise<void> {
       process.stderr.write(JSON.stringify(row) + "\n");
     }
   }
-  const cols = ["workload", "mode", "framesWritten", "framesBuilt", "wireBytesPerFrame", "cpuUsPerFrame", "wallMsPerTick", "outOfStepPerTick", "allocBytesPerTick", "allocBytesPerFrame"];
+  const cols = ["workload", "mode", "framesWritten", "framesBuilt", "wireBytesPerFrame", "cpuUsPerFrame", "wallMsPerTick", "outOfStepPerTick", "stalePairsPerTick", "allocBytesPerTick", "allocBytesPerFrame"];
   process.stdout.write(cols.join("\t") + "\n" + rows.map((r) => cols.map((c) => r[c] ?? "").join("\t")).join("\n") + "\n");
 }
 
