@@ -387,7 +387,7 @@ export class Fanout {
       const conn = members[i]!;
       if (conn.state === "live" && (least < 0 || conn.sentMark < least)) least = conn.sentMark;
     }
-    const from = least > group.sentMark ? least : group.sentMark;
+    const from = Math.max(least, group.sentMark);
     const mark = this.#changeNo;
     group.sentMark = mark;
     group.lastFlushAt = now;

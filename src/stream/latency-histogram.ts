@@ -80,7 +80,7 @@ export class PublishLatencyHistogram extends LatencyHistogram {
     if (seconds > MAX_PLAUSIBLE_LATENCY_S) this.implausible.too_old++;
     else if (seconds < -CLOCK_SKEW_S || Number.isNaN(seconds)) this.implausible.future++;
     else {
-      const s = seconds > 0 ? seconds : 0;
+      const s = Math.max(seconds, 0);
       this.sum += s;
       this.count++;
       const b = this.bounds;
