@@ -387,3 +387,74 @@ t.test("fanout - a subscriber that joins between two slices gets its snapshot an
   t.same(events(late), ["snapshot:AAPL1", "quotes:MSFT2"], "the snapshot, then the one change after it");
   t.same(events(a), ["snapshot:", "quotes:AAPL1", "quotes:MSFT2"], "the member in step is not held back by it");
 });
+
+t.test("fanout - a member that fell out of step shares its group's frames again, full and delta", async (t) => {
+  for (const delta of [false, true]) {
+    const { fanout, quote } = setup({ slowConsumerMs: 60_000 });
+    fanout.markLoaded(EPOCH, 0);
+    const a = new MemorySink();
+    const stuck = new MemorySink();
+    const other = new MemorySink();
+    fanout.open(["AAPL", "MSFT"], 50, undefined, a, 0, { delta });
+    const conn = fanout.open(["AAPL", "MSFT"], 50, undefined, stuck, 0, { delta });
+    fanout.open(["TSLA"], 50, undefined, other, 0, { delta });
+    let n = 0;
+    // Each tick: AAPL and TSLA change before it, MSFT between its two slices (after the first
+    // group's frame, before the second's and before frames owed to anyone), as the feed does.
+    const tick = (now: number) => {
+      n++;
+      quote("AAPL", n);
+      quote("TSLA", n);
+      fanout.beginTick(now);
+      fanout.runTick(1);
+      quote("MSFT", n);
+      fanout.runTick(Number.POSITIVE_INFINITY);
+    };
+    stuck.congestNext = true;
+    tick(100);
+    tick(150);
+    fanout.onWritable(conn);
+    for (let now = 200; now < 400; now += 50) tick(now);
+    const built0 = fanout.counters.framesBuilt;
+    const sent0 = fanout.counters.framesSent;
+    for (let now = 400; now < 900; now += 50) tick(now);
+    const mode = delta ? "delta" : "full";
+    t.equal(fanout.counters.framesSent - sent0, 30, `${mode}: a frame per connection per tick`);
+    t.equal(fanout.counters.framesBuilt - built0, 20, `${mode}: two built per tick, one per group: the member that was congested shares its group's again`);
+    t.same(stuck.texts.at(-1), a.texts.at(-1), `${mode}: the same bytes as its group`);
+  }
+});
+
+t.test("fanout - a lone member that fell out of step is back in step with its group, and misses nothing", async (t) => {
+  for (const delta of [false, true]) {
+    const { fanout, quote } = setup({ slowConsumerMs: 60_000 });
+    fanout.markLoaded(EPOCH, 0);
+    const lone = new MemorySink();
+    const conn = fanout.open(["AAPL", "MSFT"], 50, undefined, lone, 0, { delta });
+    fanout.open(["TSLA"], 50, undefined, new MemorySink(), 0, { delta });
+    // The merged state of the lone connection: full quotes replace, deltas merge.
+    const held = new Map<string, number>();
+    let n = 0;
+    const tick = (now: number) => {
+      n++;
+      quote("AAPL", n);
+      quote("TSLA", n);
+      fanout.beginTick(now);
+      fanout.runTick(1);
+      quote("MSFT", n);
+      fanout.runTick(Number.POSITIVE_INFINITY);
+    };
+    lone.congestNext = true;
+    tick(100);
+    tick(150);
+    fanout.onWritable(conn);
+    for (let now = 200; now < 400; now += 50) tick(now);
+    const built0 = fanout.counters.framesBuilt;
+    for (let now = 400; now < 900; now += 50) tick(now);
+    const mode = delta ? "delta" : "full";
+    t.equal(fanout.counters.framesBuilt - built0, 20, `${mode}: one frame built per group per tick`);
+    for (const e of lone.events) for (const q of e.data) if (q.seq !== undefined) held.set(q.sym, q.seq);
+    // MSFT's last quote landed after the last frames: AAPL holds the last tick's, MSFT the one before.
+    t.same([held.get("AAPL"), held.get("MSFT")], [n, n - 1], `${mode}: it holds every change its frames could carry`);
+  }
+});

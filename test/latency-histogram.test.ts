@@ -73,3 +73,17 @@ t.test("latency-histogram - publish-to-write observes 0..60 s, small clock skew 
   t.same(h.implausible, { future: 3, too_old: 2 });
   t.equal(h.cumulative().at(-1), 2, "60 s lands above the last bucket (+Inf), as before");
 });
+
+t.test("latency-histogram - observeMs(ms) is observe(ms / 1000), bounds and implausible ones included", async (t) => {
+  const a = new PublishLatencyHistogram();
+  const b = new PublishLatencyHistogram();
+  const ms = [-2000, -1000, -500, 0, 1, 2, 3, 5, 25, 49, 50, 51, 75, 100, 2500, 10_000, 10_001, 60_000, 60_001, Number.NaN];
+  for (const m of ms) {
+    a.observe(m / 1000);
+    b.observeMs(m);
+  }
+  t.same([...b.counts], [...a.counts]);
+  t.equal(b.count, a.count);
+  t.equal(b.sum, a.sum);
+  t.same(b.implausible, a.implausible);
+});

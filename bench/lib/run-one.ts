@@ -65,6 +65,30 @@ async function leastOver<K extends string>(seconds: number, sample: () => Record
   return low;
 }
 
+/** quotecast's frames written and built so far (its metrics), where it exposes them. */
+async function framesShared(server: { metricsText(): Promise<string> }): Promise<{ sent: number; built: number; writes: Map<number, number> } | undefined> {
+  const text = await server.metricsText();
+  const at = (name: string) => {
+    const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+    return m === null ? Number.NaN : Number(m[1]);
+  };
+  const sent = at("quotecast_frames_sent_total");
+  const built = at("quotecast_frames_built_total");
+  // Publish-to-write, the server's side of the age at arrival: cumulative counts per bound.
+  const writes = new Map<number, number>();
+  for (const m of text.matchAll(/^quotecast_publish_to_write_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)) writes.set(m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
+  return Number.isFinite(sent) && Number.isFinite(built) ? { sent, built, writes } : undefined;
+}
+
+/** The bound under which 99% of the publish-to-write latencies between two readings fell, in ms. */
+function writeP99Ms(before: Map<number, number>, after: Map<number, number>): number | undefined {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  if (total <= 0) return undefined;
+  for (const le of bounds) if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= 0.99 * total) return le * 1000;
+  return undefined;
+}
+
 /** Seeded PRNG (mulberry32): every server gets exactly the same subscriptions. */
 function rng(seed: number): () => number {
   return () => {
@@ -191,6 +215,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
 
     const base = await lg.mark();
     const ticks0 = await server.ticks(spec.flushMs / 1000);
+    const shared0 = await framesShared(server);
     const s0 = server.usage();
     const p0 = pub ? treeUsage(pub.pid).cpuSec : 0;
     const n0 = nats ? treeUsage(nats.pid!).cpuSec : 0;
@@ -221,6 +246,15 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     if (heap !== undefined) f.serverHeapMB = round(heap / MB, 1);
     if (heap !== undefined && heap0 !== undefined) f.heapPerConnBusyKB = round((heap - heap0) / 1024 / Math.max(1, open.opened), 2);
     const ticks1 = await server.ticks(spec.flushMs / 1000);
+    const shared1 = await framesShared(server);
+    if (shared0 !== undefined && shared1 !== undefined && shared1.built > shared0.built) {
+      // How many connections shared each frame built: in-step group members share one.
+      f.framesPerBuilt = round((shared1.sent - shared0.sent) / (shared1.built - shared0.built), 2);
+      // The server's p99 publish-to-write, as a histogram bound: beside the client's p99 age, it
+      // says whether a quote waited in the server or after the write (socket, client).
+      const w = writeP99Ms(shared0.writes, shared1.writes);
+      if (w !== undefined) f.serverWriteP99Ms = w;
+    }
     if (ticks0 !== undefined && ticks1 !== undefined && ticks1.count > ticks0.count) {
       // How long quotecast's flush ticks took: beside p99, it says whether the worker kept up.
       const n = ticks1.count - ticks0.count;

@@ -84,6 +84,9 @@ export class Fanout {
   #tickStarted = 0;
   /** Where the running tick's walk of `#order` resumes. */
   #cursor = 0;
+  /** Members of the group being flushed that are ahead of its frame (see `#catchUp`): the first `#aheadCount`. */
+  readonly #ahead: (Connection | null)[] = [];
+  #aheadCount = 0;
   /** Connections behind their group's shared frames, owed a frame of their own. */
   readonly #owed = new Set<Connection>();
   readonly #congested = new Set<Connection>();
@@ -373,13 +376,23 @@ export class Fanout {
   }
 
   #flushGroup(group: FrameGroup, head: Uint8Array, now: number, wallNow: number): void {
-    const from = group.sentMark;
+    const members = group.members;
+    // When every live member is ahead of the group (each got frames of its own since the group's
+    // last: a lone member that was congested, or a cohort owed together), the frame starts where
+    // they all are, and they share it again. Otherwise they stayed out of step for good under a
+    // busy feed, each costing a frame of its own per window after the group's built for nothing.
+    // (Change numbers are small integers: -1, not Infinity, for "none", so that no double is boxed.)
+    let least = -1;
+    for (let i = 0; i < members.length; i++) {
+      const conn = members[i]!;
+      if (conn.state === "live" && (least < 0 || conn.sentMark < least)) least = conn.sentMark;
+    }
+    const from = Math.max(least, group.sentMark);
     const mark = this.#changeNo;
     group.sentMark = mark;
     group.lastFlushAt = now;
     let frame: Buffer | null | undefined;
     // Backwards: a member that leaves during its write (swapped with the last) skips no one.
-    const members = group.members;
     for (let i = members.length - 1; i >= 0; i--) {
       const conn = members[i]!;
       if (conn.state !== "live") continue;
@@ -395,8 +408,9 @@ export class Fanout {
       }
       if (frame !== null && conn.sentMark >= this.#frameMinChange) {
         // Its snapshot or a frame of its own already carried some of these quotes: it gets a
-        // frame without them.
-        this.#owed.add(conn);
+        // frame without them, right after the group's (see #catchUp), or later if it is budgeted.
+        if (conn.budget === null) this.#ahead[this.#aheadCount++] = conn;
+        else this.#owed.add(conn);
         continue;
       }
       if (frame !== null && conn.budget !== null && !this.#affords(conn, frame, now)) {
@@ -404,6 +418,37 @@ export class Fanout {
         this.counters.framesHeldBack++;
         this.#owed.add(conn);
         continue;
+      }
+      conn.sentMark = mark;
+      if (frame === null) continue;
+      this.#writeFrame(conn, frame, now);
+      conn.lastEventAt = now;
+    }
+    if (this.#aheadCount > 0) this.#catchUp(group, mark, head, now, wallNow);
+  }
+
+  /**
+   * The members `#flushGroup` found ahead of its frame each get a frame from their own mark, now,
+   * before any quote can land: so they end at the group's mark and share its next frames. (Served
+   * at the end of the tick instead, as owed members are, they ended past it whenever a quote
+   * landed in between, and under a busy feed stayed out of step for good: a frame of their own
+   * per window, and with deltas an encoding per base.) Members at the same mark share one frame.
+   */
+  #catchUp(group: FrameGroup, mark: number, head: Uint8Array, now: number, wallNow: number): void {
+    const ahead = this.#ahead;
+    const count = this.#aheadCount;
+    this.#aheadCount = 0;
+    let after = -1;
+    let frame: Buffer | null = null;
+    for (let k = 0; k < count; k++) {
+      const conn = ahead[k]!;
+      ahead[k] = null;
+      // It may have left during an earlier write.
+      if (conn.state !== "live") continue;
+      if (conn.sentMark !== after) {
+        after = conn.sentMark;
+        frame = this.#buildFrame(group, after, head, wallNow);
+        this.#lastOwed.group = null;
       }
       conn.sentMark = mark;
       if (frame === null) continue;
@@ -471,7 +516,7 @@ export class Fanout {
         frames.add(v.bytes);
         if (changeNo < minChange) minChange = changeNo;
       }
-      latency.observe((wallNow - v.ts) / 1000);
+      latency.observeMs(wallNow - v.ts);
     }
     this.#frameMinChange = minChange;
     if (frames.count === 0) return null;
@@ -568,7 +613,7 @@ export class Fanout {
       }
       frames.add(bytes);
       picked[count++] = i;
-      if (wallNow > 0) this.counters.publishToWrite.observe(Math.max(0, wallNow - v.ts) / 1000);
+      if (wallNow > 0) this.counters.publishToWrite.observeMs(Math.max(0, wallNow - v.ts));
     }
     this.#pickedCount = count;
     this.#cut = firstLeftOut >= 0;
