@@ -76,6 +76,20 @@ export class IngestReplica implements WorkerIngest, RecordTarget {
   };
 
   quote(sym: string, seq: number, ts: number, json: string): void {
+    if (seq === 0) {
+      // Only a catch-up across a rebase sends sequence 0 (values not updated since the new
+      // stream began): the node's value is the one to hold, though no sequence says it is newer.
+      const cur = this.#values.get(sym);
+      if (cur !== undefined && cur.streamSeq === 0) {
+        if (cur.json !== json) {
+          cur.json = json;
+          cur.bytes = Buffer.from(json);
+          cur.ts = ts;
+          this.#listener.onQuote(cur);
+        }
+        return;
+      }
+    }
     const applied = this.#values.apply(sym, json, seq, ts);
     if (applied !== undefined) this.#listener.onQuote(applied);
   }
