@@ -68,6 +68,7 @@ export class IngestReplica implements WorkerIngest, RecordTarget {
     this.#values.overCap += m.c ?? 0;
     try {
       applyRecords(m.r, this);
+      if (m.type === INGEST_STATE) this.#log.info({ symbols: this.#values.size, position: this.#values.position, loaded: this.#loaded }, "ingest state applied");
     } catch (err) {
       // Only a primary of another version sends what this worker cannot read.
       if (!this.#failed) this.#log.error({ err }, "could not apply a batch from the node's ingest");

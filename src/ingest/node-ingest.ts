@@ -28,6 +28,8 @@ export class NodeIngest implements FeedSource {
   readonly #log: Logger;
   #epoch: string | null = null;
   #loads = 0;
+  #retiredSkipped = 0;
+  #retiredCatchUps = 0;
   #reportedConnected = false;
   /** What the workers have been told so far (what the last batch brought them to). */
   #reported: IngestTotals = { n: 0, o: 0, c: 0, invalid: {} };
@@ -84,14 +86,33 @@ export class NodeIngest implements FeedSource {
 
   readonly #onMessage = (worker: Worker, msg: { type?: string }): void => {
     if (msg?.type !== INGEST_HELLO) return;
-    this.#workers.get(worker)?.close();
+    this.#onExit(worker);
     const feed = new WorkerFeed((m, done) => this.#send(worker, m, done), this);
     this.#workers.set(worker, feed);
     feed.start();
+    // With the worker's "worker serving" and "ingest state applied", where a start spends its time.
+    this.#log.info({ worker: worker.id, symbols: this.#values.size, position: this.#values.position }, "sent the ingest state to a worker");
   };
 
+  /** Batches not sent to workers that were behind, and the catch-ups sent instead (ever, all workers). */
+  get skipped(): number {
+    let n = this.#retiredSkipped;
+    for (const f of this.#workers.values()) n += f.skipped;
+    return n;
+  }
+
+  get catchUps(): number {
+    let n = this.#retiredCatchUps;
+    for (const f of this.#workers.values()) n += f.catchUps;
+    return n;
+  }
+
   readonly #onExit = (worker: Worker): void => {
-    this.#workers.get(worker)?.close();
+    const feed = this.#workers.get(worker);
+    if (feed === undefined) return;
+    feed.close();
+    this.#retiredSkipped += feed.skipped;
+    this.#retiredCatchUps += feed.catchUps;
     this.#workers.delete(worker);
   };
 
