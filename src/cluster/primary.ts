@@ -33,6 +33,11 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
   // their first hello finds it.
   const shared = createNodeIngest(cfg, log);
   shared?.start();
+  if (shared !== null) {
+    // A worker slower than the feed is caught up, not queued for (docs/ingest.md).
+    new Counter({ name: "quotecast_ingest_worker_catch_ups_total", help: "Shared ingest: catch-up messages sent to workers that fell behind the feed, instead of the batches they missed", registers: [own], collect() { this.reset(); this.inc(shared.catchUps); } });
+    new Counter({ name: "quotecast_ingest_batches_skipped_total", help: "Shared ingest: batches not queued for a worker that was behind (a catch-up follows)", registers: [own], collect() { this.reset(); this.inc(shared.skipped); } });
+  }
   let stopping = false;
   let exitCode = 0;
   let metricsServer: Server | null = null;

@@ -27,6 +27,11 @@ export enum RecordTag {
   Loaded = 6,
   /** connected: 0 or 1 — the ingest's NATS connection went down or came back */
   Connected = 7,
+  /**
+   * invalids: reason, count — feed messages dropped for this reason while the worker was behind
+   * (a catch-up message, see worker-feed.ts, sums them instead of repeating `Invalid`)
+   */
+  Invalids = 8,
 }
 
 export type IngestRecord = number | string;
@@ -111,6 +116,12 @@ export function applyRecords(records: readonly IngestRecord[], target: RecordTar
       case RecordTag.Connected:
         target.markConnected(records[i++] === 1);
         break;
+      case RecordTag.Invalids: {
+        const reason = records[i] as InvalidReason;
+        for (let n = records[i + 1] as number; n > 0; n--) target.invalid(reason);
+        i += 2;
+        break;
+      }
       default:
         throw new IngestRecordError(`unknown ingest record tag ${JSON.stringify(tag)} at ${i - 1}`);
     }

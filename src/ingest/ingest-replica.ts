@@ -68,6 +68,7 @@ export class IngestReplica implements WorkerIngest, RecordTarget {
     this.#values.overCap += m.c ?? 0;
     try {
       applyRecords(m.r, this);
+      if (m.type === INGEST_STATE) this.#log.info({ symbols: this.#values.size, position: this.#values.position, loaded: this.#loaded }, "ingest state applied");
     } catch (err) {
       // Only a primary of another version sends what this worker cannot read.
       if (!this.#failed) this.#log.error({ err }, "could not apply a batch from the node's ingest");
@@ -76,6 +77,20 @@ export class IngestReplica implements WorkerIngest, RecordTarget {
   };
 
   quote(sym: string, seq: number, ts: number, json: string): void {
+    if (seq === 0) {
+      // Only a catch-up across a rebase sends sequence 0 (values not updated since the new
+      // stream began): the node's value is the one to hold, though no sequence says it is newer.
+      const cur = this.#values.get(sym);
+      if (cur !== undefined && cur.streamSeq === 0) {
+        if (cur.json !== json) {
+          cur.json = json;
+          cur.bytes = Buffer.from(json);
+          cur.ts = ts;
+          this.#listener.onQuote(cur);
+        }
+        return;
+      }
+    }
     const applied = this.#values.apply(sym, json, seq, ts);
     if (applied !== undefined) this.#listener.onQuote(applied);
   }
