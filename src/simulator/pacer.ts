@@ -19,53 +19,53 @@ export interface PacerOptions {
 export class Pacer {
   readonly rate: number;
   readonly limit: number;
-  private readonly startMs: number;
-  private readonly maxBurst: number;
-  private readonly maxBacklog: number;
-  private sentCount = 0;
-  private skippedCount = 0;
+  readonly #startMs: number;
+  readonly #maxBurst: number;
+  readonly #maxBacklog: number;
+  #sentCount = 0;
+  #skippedCount = 0;
 
   constructor(rate: number, startMs: number, options: PacerOptions = {}) {
     if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`rate must be a positive number, got ${rate}`);
     this.rate = rate;
-    this.startMs = startMs;
+    this.#startMs = startMs;
     this.limit = options.limit ?? Number.POSITIVE_INFINITY;
-    this.maxBurst = Math.max(1, Math.ceil((rate * (options.burstMs ?? 100)) / 1000));
-    this.maxBacklog = Math.max(this.maxBurst, Math.ceil((rate * (options.backlogMs ?? 1000)) / 1000));
+    this.#maxBurst = Math.max(1, Math.ceil((rate * (options.burstMs ?? 100)) / 1000));
+    this.#maxBacklog = Math.max(this.#maxBurst, Math.ceil((rate * (options.backlogMs ?? 1000)) / 1000));
   }
 
   /** Quotes the schedule calls for by `nowMs`, released or skipped. */
   target(nowMs: number): number {
-    const elapsed = Math.max(0, nowMs - this.startMs);
+    const elapsed = Math.max(0, nowMs - this.#startMs);
     return Math.min(this.limit, Math.floor((elapsed * this.rate) / 1000));
   }
 
   /** How many quotes to publish now; they count as sent. */
   due(nowMs: number): number {
-    let owed = this.target(nowMs) - this.sentCount - this.skippedCount;
+    let owed = this.target(nowMs) - this.#sentCount - this.#skippedCount;
     if (owed <= 0) return 0;
     // A publisher that cannot keep up (or was suspended) must not flood NATS to catch up on
     // minutes of schedule: drop what is older than the backlog window.
-    if (owed > this.maxBacklog) {
-      this.skippedCount += owed - this.maxBacklog;
-      owed = this.maxBacklog;
+    if (owed > this.#maxBacklog) {
+      this.#skippedCount += owed - this.#maxBacklog;
+      owed = this.#maxBacklog;
     }
-    const n = Math.min(owed, this.maxBurst);
-    this.sentCount += n;
+    const n = Math.min(owed, this.#maxBurst);
+    this.#sentCount += n;
     return n;
   }
 
   get sent(): number {
-    return this.sentCount;
+    return this.#sentCount;
   }
 
   /** Quotes the schedule called for that were dropped because the publisher fell behind. */
   get skipped(): number {
-    return this.skippedCount;
+    return this.#skippedCount;
   }
 
   /** True once a limited run has released or skipped all its quotes. */
   get finished(): boolean {
-    return this.sentCount + this.skippedCount >= this.limit;
+    return this.#sentCount + this.#skippedCount >= this.limit;
   }
 }

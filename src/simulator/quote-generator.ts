@@ -16,13 +16,13 @@ export type QuoteSink = (subject: string, payload: string) => void;
 export class QuoteGenerator {
   readonly symbols: readonly string[];
   readonly subjects: readonly string[];
-  private readonly prefixes: readonly string[];
-  private readonly picker: WeightedPicker;
-  private readonly model: PriceModel;
-  private readonly rng: SeededRandom;
-  private readonly tick: QuoteTick = createQuoteTick();
-  private readonly secondsPerQuote: number;
-  private issued = 0;
+  readonly #prefixes: readonly string[];
+  readonly #picker: WeightedPicker;
+  readonly #model: PriceModel;
+  readonly #rng: SeededRandom;
+  readonly #tick: QuoteTick = createQuoteTick();
+  readonly #secondsPerQuote: number;
+  #issued = 0;
 
   /**
    * @param rate quotes per second of the whole feed: it sets how much model time passes per quote.
@@ -33,28 +33,28 @@ export class QuoteGenerator {
     if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`rate must be a positive number, got ${rate}`);
     this.symbols = symbols;
     this.subjects = symbols.map(subjectFor);
-    this.prefixes = symbols.map(payloadPrefix);
-    this.rng = new SeededRandom(seed);
-    this.picker = new WeightedPicker(popularityWeights(symbols.length));
-    this.model = new PriceModel(instrumentsFor(symbols), this.rng, mix);
-    this.secondsPerQuote = 1 / rate;
+    this.#prefixes = symbols.map(payloadPrefix);
+    this.#rng = new SeededRandom(seed);
+    this.#picker = new WeightedPicker(popularityWeights(symbols.length));
+    this.#model = new PriceModel(instrumentsFor(symbols), this.#rng, mix);
+    this.#secondsPerQuote = 1 / rate;
   }
 
   /** Quotes produced so far. */
   get count(): number {
-    return this.issued;
+    return this.#issued;
   }
 
   /** Produce the next `n` quotes, all stamped `ts`, handing each to `sink`. */
   emit(n: number, ts: number, sink: QuoteSink): void {
     const symbolCount = this.symbols.length;
     for (let k = 0; k < n; k++) {
-      const index = this.issued++;
+      const index = this.#issued++;
       // The opening round quotes every symbol once, so the last-value stream has a snapshot
       // for each of them as early as the rate allows; popularity decides after that.
-      const i = index < symbolCount ? index : this.picker.pick(this.rng);
-      this.model.step(i, index * this.secondsPerQuote, this.tick);
-      sink(this.subjects[i]!, formatQuote(this.prefixes[i]!, ts, this.tick));
+      const i = index < symbolCount ? index : this.#picker.pick(this.#rng);
+      this.#model.step(i, index * this.#secondsPerQuote, this.#tick);
+      sink(this.subjects[i]!, formatQuote(this.#prefixes[i]!, ts, this.#tick));
     }
   }
 }

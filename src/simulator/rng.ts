@@ -12,41 +12,41 @@ export const MAX_SEED = 0xffff_ffff;
  * A thin, mutable wrapper over pure-rand's xoroshiro128+ (fast, 2^128 period).
  */
 export class SeededRandom {
-  private readonly gen: RandomGenerator;
+  readonly #gen: RandomGenerator;
   // Box-Muller yields normals in pairs; keeping the second one halves the cost per draw.
-  private spareNormal = 0;
-  private hasSpare = false;
+  #spareNormal = 0;
+  #hasSpare = false;
 
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
       throw new RangeError(`seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
     }
-    this.gen = xoroshiro128plus(seed);
+    this.#gen = xoroshiro128plus(seed);
     // Seeds such as 0 or 1 leave the state mostly zero bits: the first outputs are poor until it mixes.
-    skipN(this.gen, 32);
+    skipN(this.#gen, 32);
   }
 
   /** Uniform in [0, 1). */
   float(): number {
-    return uniformFloat64(this.gen);
+    return uniformFloat64(this.#gen);
   }
 
   /** Uniform integer in [min, max], both included. */
   int(min: number, max: number): number {
-    return uniformInt(this.gen, min, max);
+    return uniformInt(this.#gen, min, max);
   }
 
   /** Standard normal N(0, 1). */
   normal(): number {
-    if (this.hasSpare) {
-      this.hasSpare = false;
-      return this.spareNormal;
+    if (this.#hasSpare) {
+      this.#hasSpare = false;
+      return this.#spareNormal;
     }
     // 1 - u keeps the logarithm's argument in (0, 1]: log(0) would give an infinite price jump.
     const r = Math.sqrt(-2 * Math.log(1 - this.float()));
     const theta = 2 * Math.PI * this.float();
-    this.spareNormal = r * Math.sin(theta);
-    this.hasSpare = true;
+    this.#spareNormal = r * Math.sin(theta);
+    this.#hasSpare = true;
     return r * Math.cos(theta);
   }
 }

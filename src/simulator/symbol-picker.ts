@@ -25,9 +25,9 @@ export function popularityWeights(count: number): number[] {
  * universe size (Vose's alias method): at 100,000 quotes/s a binary search per quote shows.
  */
 export class WeightedPicker {
-  private readonly prob: Float64Array;
-  private readonly alias: Uint32Array;
-  private readonly n: number;
+  readonly #prob: Float64Array;
+  readonly #alias: Uint32Array;
+  readonly #n: number;
 
   constructor(weights: readonly number[]) {
     const n = weights.length;
@@ -36,9 +36,9 @@ export class WeightedPicker {
     if (!(total > 0) || weights.some((w) => !(w >= 0) || !Number.isFinite(w))) {
       throw new RangeError("weights must be finite, non-negative and not all zero");
     }
-    this.n = n;
-    this.prob = new Float64Array(n);
-    this.alias = new Uint32Array(n);
+    this.#n = n;
+    this.#prob = new Float64Array(n);
+    this.#alias = new Uint32Array(n);
 
     const scaled = weights.map((w) => (w * n) / total);
     const small: number[] = [];
@@ -47,20 +47,20 @@ export class WeightedPicker {
     while (small.length > 0 && large.length > 0) {
       const s = small.pop()!;
       const l = large.pop()!;
-      this.prob[s] = scaled[s]!;
-      this.alias[s] = l;
+      this.#prob[s] = scaled[s]!;
+      this.#alias[s] = l;
       scaled[l] = scaled[l]! + scaled[s]! - 1;
       (scaled[l]! < 1 ? small : large).push(l);
     }
     // Whatever is left is 1 up to rounding error: it always keeps its own column.
-    for (const i of large) this.prob[i] = 1;
-    for (const i of small) this.prob[i] = 1;
+    for (const i of large) this.#prob[i] = 1;
+    for (const i of small) this.#prob[i] = 1;
   }
 
   pick(rng: SeededRandom): number {
     // One uniform draw serves twice: its integer part picks the column, its fraction the coin.
-    const u = rng.float() * this.n;
+    const u = rng.float() * this.#n;
     const column = Math.floor(u);
-    return u - column < this.prob[column]! ? column : this.alias[column]!;
+    return u - column < this.#prob[column]! ? column : this.#alias[column]!;
   }
 }
