@@ -41,6 +41,25 @@ class MemorySink implements Sink {
 const EPOCH = "abc";
 const opts: FanoutOptions = { heartbeatMs: 1000, heartbeatSweepMs: 100, slowConsumerMs: 500 };
 
+/**
+ * Ticks as the feed makes them for the out-of-step tests: AAPL and TSLA change before each tick,
+ * MSFT between its two slices (after the first group's frame, before the second's and before
+ * frames owed to anyone). Tick n quotes each of them with seq n; `count` is the ticks so far.
+ */
+function midSliceTicks(fanout: Fanout, quote: (sym: string, seq: number) => void): { tick: (now: number) => void; count: () => number } {
+  let n = 0;
+  const tick = (now: number): void => {
+    n++;
+    quote("AAPL", n);
+    quote("TSLA", n);
+    fanout.beginTick(now);
+    fanout.runTick(1);
+    quote("MSFT", n);
+    fanout.runTick(Number.POSITIVE_INFINITY);
+  };
+  return { tick, count: () => n };
+}
+
 function setup(o: Partial<FanoutOptions> = {}) {
   const values = new LastValues();
   const fanout = new Fanout(values, { ...opts, ...o });
@@ -398,18 +417,7 @@ t.test("fanout - a member that fell out of step shares its group's frames again,
     fanout.open(["AAPL", "MSFT"], 50, undefined, a, 0, { delta });
     const conn = fanout.open(["AAPL", "MSFT"], 50, undefined, stuck, 0, { delta });
     fanout.open(["TSLA"], 50, undefined, other, 0, { delta });
-    let n = 0;
-    // Each tick: AAPL and TSLA change before it, MSFT between its two slices (after the first
-    // group's frame, before the second's and before frames owed to anyone), as the feed does.
-    const tick = (now: number) => {
-      n++;
-      quote("AAPL", n);
-      quote("TSLA", n);
-      fanout.beginTick(now);
-      fanout.runTick(1);
-      quote("MSFT", n);
-      fanout.runTick(Number.POSITIVE_INFINITY);
-    };
+    const { tick } = midSliceTicks(fanout, quote);
     stuck.congestNext = true;
     tick(100);
     tick(150);
@@ -434,16 +442,7 @@ t.test("fanout - a lone member that fell out of step is back in step with its gr
     fanout.open(["TSLA"], 50, undefined, new MemorySink(), 0, { delta });
     // The merged state of the lone connection: full quotes replace, deltas merge.
     const held = new Map<string, number>();
-    let n = 0;
-    const tick = (now: number) => {
-      n++;
-      quote("AAPL", n);
-      quote("TSLA", n);
-      fanout.beginTick(now);
-      fanout.runTick(1);
-      quote("MSFT", n);
-      fanout.runTick(Number.POSITIVE_INFINITY);
-    };
+    const { tick, count } = midSliceTicks(fanout, quote);
     lone.congestNext = true;
     tick(100);
     tick(150);
@@ -455,6 +454,6 @@ t.test("fanout - a lone member that fell out of step is back in step with its gr
     t.equal(fanout.counters.framesBuilt - built0, 20, `${mode}: one frame built per group per tick`);
     for (const e of lone.events) for (const q of e.data) if (q.seq !== undefined) held.set(q.sym, q.seq);
     // MSFT's last quote landed after the last frames: AAPL holds the last tick's, MSFT the one before.
-    t.same([held.get("AAPL"), held.get("MSFT")], [n, n - 1], `${mode}: it holds every change its frames could carry`);
+    t.same([held.get("AAPL"), held.get("MSFT")], [count(), count() - 1], `${mode}: it holds every change its frames could carry`);
   }
 });
