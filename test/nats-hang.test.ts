@@ -10,7 +10,7 @@ import type { NatsCluster } from "./helpers/nats-server.js";
 import type { AckedPublisher } from "./helpers/acked-publisher.js";
 import { waitFor, type Quotecast } from "./helpers/quotecast.js";
 import { startTwoNodes, type TwoNodes } from "./helpers/two-nodes.js";
-import { ResumingClient } from "./helpers/resuming-client.js";
+import { ResumingClient, waitAllHold } from "./helpers/resuming-client.js";
 
 const SYMBOLS = Array.from({ length: 10 }, (_, i) => `NH${i}`);
 /** Node A's clients had post-freeze quotes after 10.2-10.9 s; 33 s before the fix. */
@@ -69,10 +69,8 @@ t.test("nats hang - a NATS node frozen mid-stream: its quotecast node notices by
   await load.stop();
   const stoppedAt = Date.now();
   const expected = new Map(pub.latest);
-  await waitFor(() => clients.every((c) => c.matches(expected)), CONVERGED_MS, "every client to hold the latest quotes").catch((err: Error) => {
-    const log = (q: Quotecast) => q.output().split("\n").filter((l) => /NATS|catch|reading|recreated/.test(l)).slice(-8).join("\n");
-    throw new Error(`${err.message}: ${clients.map((c) => c.diff(expected).join(" ")).filter(Boolean).join(" | ")}\nnode A:\n${log(nodeA)}\nnode B:\n${log(nodeB)}`);
-  });
+  const log = (q: Quotecast) => q.output().split("\n").filter((l) => /NATS|catch|reading|recreated/.test(l)).slice(-8).join("\n");
+  await waitAllHold(clients, expected, CONVERGED_MS, () => `node A:\n${log(nodeA)}\nnode B:\n${log(nodeB)}`);
   t.match(nodeA.output(), /"msg":"NATS reconnected/, "node A left the frozen node for another");
   t.ok(clients.every((c) => c.attempts.length === 1), "no client lost its connection");
   t.equal(clients.reduce((n, c) => n + c.backwards, 0), 0, "nothing stale");

@@ -8,7 +8,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { startNatsCluster, type NatsCluster, type NatsServer } from "./helpers/nats-server.js";
 import { AckedPublisher } from "./helpers/acked-publisher.js";
 import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
-import { ResumingClient } from "./helpers/resuming-client.js";
+import { ResumingClient, waitAllHold } from "./helpers/resuming-client.js";
 
 const SYMBOLS = Array.from({ length: 20 }, (_, i) => `NK${i}`);
 /**
@@ -99,9 +99,7 @@ for (const ingest of ["per-worker", "shared"] as const) {
     await load.stop();
     const stoppedAt = Date.now();
     const expected = new Map(pub.latest);
-    await waitFor(() => clients.every((c) => c.matches(expected)), 20_000, "every client to hold the latest quotes").catch((err: Error) => {
-      throw new Error(`${err.message}: ${clients.map((c) => c.diff(expected).join(" ")).filter(Boolean).join(" | ")}`);
-    });
+    await waitAllHold(clients, expected, 20_000);
     const converged = Date.now() - stoppedAt;
     t.comment(`--ingest ${ingest}: killed ${killed.serverName} (meta leader; stream leader ${leader}); first post-kill quote at every client after ${first} ms; all final values ${converged} ms after the last publish`);
     t.ok(first < FIRST_AFTER_KILL_MS, `first post-kill quote after ${first} ms (bound ${FIRST_AFTER_KILL_MS})`);

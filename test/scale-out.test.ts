@@ -6,7 +6,7 @@ import type { NatsCluster } from "./helpers/nats-server.js";
 import type { AckedPublisher } from "./helpers/acked-publisher.js";
 import { metricValue, startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
 import { startTwoNodes, type TwoNodes } from "./helpers/two-nodes.js";
-import { ResumingClient } from "./helpers/resuming-client.js";
+import { ResumingClient, waitAllHold } from "./helpers/resuming-client.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 import { epochFromCreated } from "../src/ingest/quote-stream.js";
 
@@ -96,9 +96,7 @@ t.test("scale-out - killing a NATS node mid-stream: both nodes keep serving, fai
   await load.stop();
   const stoppedAt = Date.now();
   const expected = new Map(pub.latest);
-  await waitFor(() => clients.every((c) => c.matches(expected)), 20_000, "every client to hold the latest quotes").catch((err: Error) => {
-    throw new Error(`${err.message}: ${clients.map((c) => c.diff(expected).join(" ")).filter(Boolean).join(" | ")}`);
-  });
+  await waitAllHold(clients, expected, 20_000);
   const converged = Date.now() - stoppedAt;
   const gapRead = /"msg":"NATS reconnected[\s\S]*\{([^\n]*)"msg":"read a gap in the live feed/.exec(nodeA.output())?.[1];
   t.ok(converged < CONVERGED_MS, `converged ${converged} ms after the last publish (bound ${CONVERGED_MS})`);
@@ -172,9 +170,7 @@ t.test("scale-out - killing the QUOTES stream leader (an election): clients conv
   await load.stop();
   const stoppedAt = Date.now();
   const expected = new Map(pub.latest);
-  await waitFor(() => clients.every((c) => c.matches(expected)), 20_000, "every client to hold the latest quotes").catch((err: Error) => {
-    throw new Error(`${err.message}: ${clients.map((c) => c.diff(expected).join(" ")).filter(Boolean).join(" | ")}`);
-  });
+  await waitAllHold(clients, expected, 20_000);
   const around = pub.ackedAt.filter((at) => at >= killedAt - 500);
   const longestGap = Math.max(...around.slice(1).map((at, i) => at - around[i]!));
   const leaderConverged = Date.now() - stoppedAt;

@@ -1,3 +1,4 @@
+import { waitFor } from "./quotecast.js";
 import { RawSseClient, type Quote } from "./sse-client.js";
 
 /**
@@ -96,4 +97,14 @@ export class ResumingClient {
       this.#conn = null;
     }
   }
+}
+
+/**
+ * Wait until every client holds exactly `expected`; a timeout names what each one lacks, then
+ * whatever `context` adds (the nodes' logs, say).
+ */
+export async function waitAllHold(clients: readonly ResumingClient[], expected: ReadonlyMap<string, Quote>, timeoutMs: number, context?: () => string): Promise<void> {
+  await waitFor(() => clients.every((c) => c.matches(expected)), timeoutMs, "every client to hold the latest quotes").catch((err: Error) => {
+    throw new Error(`${err.message}: ${clients.map((c) => c.diff(expected).join(" ")).filter(Boolean).join(" | ")}${context ? `\n${context()}` : ""}`);
+  });
 }
