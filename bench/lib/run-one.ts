@@ -47,6 +47,8 @@ export interface RunSpec {
   readonly sharedLists?: number;
   /** The publisher's quotes (default `market`). */
   readonly mix?: "market" | "every-field";
+  /** Which round of a repeated scenario this run is (bandwidth `--repeat`): rounds are merged into medians. */
+  readonly round?: number;
 }
 
 export type Figures = Record<string, number | string | boolean | null>;
@@ -131,6 +133,23 @@ export function quotesPerFrame(rate: number, flushMs: number, universe: number, 
 
 const MB = 1e6;
 const RSS_GUARD = 3e9;
+/** Longest wait for V8 to hand back the young generation a connection burst grew. */
+const YOUNG_WAIT_SEC = 120;
+
+/**
+ * Seconds until the server's young generation is back within 2 MB of `before` (V8 grows it to
+ * its largest in a burst of connections and shrinks it in its own time), or undefined when it
+ * is not within YOUNG_WAIT_SEC.
+ */
+async function youngReturned(server: BenchServer, before: number): Promise<number | undefined> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < YOUNG_WAIT_SEC * 1000) {
+    const young = await server.youngGeneration();
+    if (young !== undefined && young <= before + 2 * MB) return (performance.now() - t0) / 1000;
+    await sleep(1000);
+  }
+  return undefined;
+}
 
 export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<Figures> {
   const needsNats = spec.server !== "ceiling" && spec.server !== "nchan";
@@ -161,6 +180,7 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
     // the least RSS over the same window, so start-up garbage is not credited to connections.
     const idle0 = spec.extra === "idle" ? await leastOver(settleSec, rssNow) : server.usage();
     f.serverRssIdleMB = round(idle0.rssBytes / MB, 1);
+    const young0 = spec.extra === "idle" ? await server.youngGeneration() : undefined;
     const heap0 = await server.heapUsed();
     if (heap0 !== undefined) f.serverHeapIdleMB = heap0 / MB;
     const mode = spec.server === "quotecast" ? (spec.mode ?? DEFAULT_MODE) : DEFAULT_MODE;
@@ -188,7 +208,16 @@ export async function runOne(spec: RunSpec, log: (s: string) => void): Promise<F
       await sleep(3000);
       const early = server.usage();
       f.rssPerConnEarlyKB = round((early.rssBytes - idle0.rssBytes) / 1024 / Math.max(1, open.opened), 2);
-      const least = Math.min(early.rssBytes, (await leastOver(settleSec, rssNow)).rssBytes);
+      // When V8 hands the young generation back is up to its memory reducer: 10 to 40 s after
+      // the burst here, so a fixed window read 2.2 or 6.2 KB per connection for the same build.
+      // Where the server reports its young generation, the window starts once it is back to its
+      // size before the connections (at most YOUNG_WAIT_SEC after the burst).
+      if (young0 !== undefined) {
+        const waited = await youngReturned(server, young0);
+        f.youngReturnedSec = waited === undefined ? null : round(3 + waited, 0);
+        log(`    ${spec.server}: young generation ${waited === undefined ? `not back within ${YOUNG_WAIT_SEC} s` : `back to its size before the connections ${round(3 + waited, 0)} s after the burst`}`);
+      }
+      const least = Math.min(young0 === undefined ? early.rssBytes : Number.POSITIVE_INFINITY, (await leastOver(settleSec, rssNow)).rssBytes);
       f.serverRssMB = least / MB;
       f.rssPerConnKB = round((least - idle0.rssBytes) / 1024 / Math.max(1, open.opened), 2);
       const heap = await server.heapUsed();

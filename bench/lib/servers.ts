@@ -36,6 +36,8 @@ export interface BenchServer {
   usage(): { cpuSec: number; rssBytes: number };
   /** V8 heap used, bytes, where the server exposes it (quotecast's metrics). */
   heapUsed(): Promise<number | undefined>;
+  /** V8's young generation (new space) as committed, bytes, summed over the server's processes (quotecast's metrics). */
+  youngGeneration(): Promise<number | undefined>;
   /** quotecast: flush ticks so far, their total seconds, and how many took longer than `overSec` (a histogram bound). */
   ticks(overSec: number): Promise<{ count: number; sec: number; over: number } | undefined>;
   /** quotecast: its Prometheus text ("" for the others). */
@@ -114,6 +116,13 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
       if (kind !== "quotecast" || o.standalone) return undefined;
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       return metric(text, "quotecast_nodejs_heap_size_used_bytes");
+    },
+    async youngGeneration() {
+      if (kind !== "quotecast" || o.standalone) return undefined;
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      let sum = 0;
+      for (const line of text.split("\n")) if (line.startsWith("quotecast_nodejs_heap_space_size_total_bytes{") && line.includes('space="new"')) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+      return sum;
     },
     async ticks(overSec) {
       if (kind !== "quotecast" || o.standalone) return undefined;
