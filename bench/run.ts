@@ -20,6 +20,8 @@
 //                          full,delta,gzip,delta-gzip; see bench/lib/modes.ts)
 //     --mix M              the publisher's quotes: market (default) or every-field
 //     --bandwidth-connections N  connections in the bandwidth scenario (default 5000)
+//     --repeat N           rounds of the bandwidth scenario's runs under the feed, modes
+//                          interleaved; figures are medians of the rounds (default 3; --quick 1)
 //     --ingest-rates L     ingest feed rates (default 10000,25000,50000,100000,200000)
 //     --ingest-variants L  quotecast runs per ingest rate: 1, 2 (workers, shared ingest), 2pw
 //                          (2 workers, --ingest per-worker) (default 1,2)
@@ -58,6 +60,7 @@ const { values, positionals } = parseArgs({
     modes: { type: "string", default: BANDWIDTH_MODES },
     mix: { type: "string", default: "market" },
     "bandwidth-connections": { type: "string" },
+    repeat: { type: "string" },
     "ingest-rates": { type: "string" },
     "ingest-variants": { type: "string" },
     "ingest-storage": { type: "string" },
@@ -132,6 +135,7 @@ async function main(): Promise<number> {
     modes: parseModes(values.modes!),
     mix: parseMix(values.mix!),
     bandwidthConnections: one(values["bandwidth-connections"], quick ? 1000 : 5000, "bandwidth-connections"),
+    bandwidthRepeat: Math.round(one(values.repeat, quick ? 1 : 3, "repeat")),
     ingest: {
       ...(values["ingest-rates"] === undefined ? {} : { rates: list(values["ingest-rates"], [], "ingest-rates") }),
       ...(values["ingest-variants"] === undefined ? {} : { variants: values["ingest-variants"].split(",") }),

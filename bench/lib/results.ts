@@ -38,6 +38,50 @@ export function readRuns(): RunLine[] {
     .map((l) => JSON.parse(l) as RunLine);
 }
 
+/**
+ * Runs that differ only in their round (`RunSpec.round`) merged into one line each: every numeric
+ * figure the median of the rounds' (the mean of the middle two for an even count), `rounds` how
+ * many, and the least and most frames/s and p99 (`framesPerSecMin`, `p99MsMax`, ...). The finals
+ * are the worst round's. Runs without rounds pass through as they are.
+ */
+export function mergeRounds(runs: readonly RunLine[]): RunLine[] {
+  const sets = new Map<string, RunLine[]>();
+  for (const r of runs) {
+    const { round: _round, ...params } = r.params;
+    const key = JSON.stringify([r.invocation, r.scenario, r.server, params]);
+    const set = sets.get(key);
+    if (set === undefined) sets.set(key, [r]);
+    else set.push(r);
+  }
+  return [...sets.values()].map((set) => {
+    if (set.length === 1 && set[0]!.params.round === undefined) return set[0]!;
+    const ok = set.filter((r) => r.figures.error === undefined);
+    if (ok.length === 0) return set[0]!;
+    const figures: Figures = { ...ok[0]!.figures, rounds: ok.length };
+    for (const k of Object.keys(figures)) {
+      const xs = ok.map((r) => r.figures[k]).filter((x): x is number => typeof x === "number" && Number.isFinite(x));
+      if (typeof figures[k] === "number" && xs.length > 0 && k !== "rounds") figures[k] = median(xs);
+    }
+    for (const k of ["framesPerSec", "p99Ms"]) {
+      const xs = ok.map((r) => r.figures[k]).filter((x): x is number => typeof x === "number");
+      if (xs.length > 0) {
+        figures[`${k}Min`] = Math.min(...xs);
+        figures[`${k}Max`] = Math.max(...xs);
+      }
+    }
+    const worst = ok.find((r) => r.figures.finalsOk === false) ?? ok[0]!;
+    for (const k of Object.keys(worst.figures)) if (k.startsWith("finals")) figures[k] = worst.figures[k]!;
+    const { round: _round, ...params } = ok[0]!.params;
+    return { ...ok[0]!, params, figures };
+  });
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
 export interface TargetVerdict {
   readonly target: string;
   readonly met: boolean | null;
@@ -208,20 +252,23 @@ export function bandwidthSection(rs: readonly RunLine[]): string[] {
   if (rs.length === 0) return [];
   const modeOf = (r: RunLine) => (r.server === "quotecast" ? (r.params.mode?.name ?? "full") : "");
   const workload = (r: RunLine) => (r.params.sharedLists ? "shared" : "own");
-  const busy = rs
-    .filter((r) => r.params.extra !== "idle")
+  const busy = mergeRounds(rs.filter((r) => r.params.extra !== "idle"))
     .sort((a, b) => workload(a).localeCompare(workload(b)) || SERVER_ORDER.indexOf(label(a)) - SERVER_ORDER.indexOf(label(b)) || MODE_ORDER.indexOf(modeOf(a)) - MODE_ORDER.indexOf(modeOf(b)));
   const idle = rs.filter((r) => r.params.extra === "idle");
   const same = (r: RunLine, server: string, mode: string) => busy.find((x) => workload(x) === workload(r) && x.server === server && modeOf(x) === mode && typeof x.figures.error !== "string");
   const share = (a: unknown, b: unknown) => (typeof a === "number" && typeof b === "number" && b > 0 ? `${Math.round((100 * a) / b)}%` : "–");
   const first = busy[0] ?? rs[0]!;
+  const rounds = Math.max(1, ...busy.map((r) => (typeof r.figures.rounds === "number" ? r.figures.rounds : 1)));
+  /** A median with its rounds' range, when there were several. */
+  const spread = (r: RunLine, k: string) => (typeof r.figures.rounds === "number" && r.figures.rounds > 1 ? `${n(r.figures[k])} (${n(r.figures[`${k}Min`])}–${n(r.figures[`${k}Max`])})` : n(r.figures[k]));
   const out = [
     "## Bandwidth: update modes",
     "",
     `${n(first.params.connections)} connections, flush ${first.params.flushMs} ms, feed ${n(first.params.rate)} quotes/s on ${first.params.universe} symbols with the ${first.params.mix ?? "market"} mix (field change rates in the last column, measured by the publisher); each connection its own ${first.params.perConnection} symbols (\`own\`) or one of 50 shared lists of ${first.params.perConnection} (\`shared\`). ` +
       "Modes: `full` (JSON quotes, today's default), `delta` (`delta=1`), `gzip` (`--compression gzip`, clients send `Accept-Encoding: gzip` and inflate each stream as it arrives), `delta-gzip` (both). " +
       "Bytes are the body bytes on the wire after chunked decoding (compressed, for gzip), per quote object delivered (a full quote or a delta) and per connection per second; % of full compares with full mode on the same workload. " +
-      "frames/s is beside the ceiling's (bare uWS, prebuilt frames) on the same workload. Server CPU per frame is the server's CPU time over frames written; vis p99 is the visibility lag (see the matrix); RSS / conn is the server's RSS under the feed over its RSS before any connection, per connection.",
+      "frames/s is beside the ceiling's (bare uWS, prebuilt frames) on the same workload. Server CPU per frame is the server's CPU time over frames written; vis p99 is the visibility lag (see the matrix); RSS / conn is the server's RSS under the feed over its RSS before any connection, per connection." +
+      (rounds > 1 ? ` Every mode ran in each of ${rounds} rounds, the modes interleaved; each figure is the median of its rounds, with the range of frames/s and p99 in brackets (two runs of one build differ by up to 10% here: the load generator and the server share 2 cores).` : ""),
     "",
     provenance(rs),
     "",
@@ -231,14 +278,14 @@ export function bandwidthSection(rs: readonly RunLine[]): string[] {
         workload(r),
         label(r),
         modeOf(r) || "–",
-        n(r.figures.framesPerSec),
+        spread(r, "framesPerSec"),
         r.server === "ceiling" ? "" : share(r.figures.framesPerSec, same(r, "ceiling", "")?.figures.framesPerSec),
         n(r.figures.deliveredPerSec),
         n(r.figures.bytesPerQuote, 1),
         r.server === "quotecast" ? share(r.figures.bytesPerQuote, same(r, "quotecast", "full")?.figures.bytesPerQuote) : "",
         n(r.figures.bytesPerConnSec),
         n(r.figures.cpuPerFrameUs, 1),
-        n(r.figures.p99Ms),
+        spread(r, "p99Ms"),
         n(r.figures.visP99Ms),
         n(r.figures.rssPerConnBusyKB, 2),
         fin(r.figures),

@@ -7,7 +7,7 @@ import { held, nextProbe } from "../capacity.js";
 import { BANDWIDTH_MODES, parseModes } from "../lib/modes.js";
 import { LatencyHistogram } from "../loadgen/histogram.js";
 import { quote } from "../loadgen/quote.js";
-import { bandwidthSection, chartSvg, selectInvocation, type RunLine } from "../lib/results.js";
+import { bandwidthSection, chartSvg, mergeRounds, selectInvocation, type RunLine } from "../lib/results.js";
 import { judgeBandwidth } from "../suite.js";
 import { account } from "../sse-bytes.js";
 import { quotesPerFrame, subscriptionPaths } from "../lib/run-one.js";
@@ -150,6 +150,30 @@ t.test("bench targets - issue 15's bandwidth targets judged per mode; missing ru
     "61% is over 60%; 35% is at most 35%; no delta-gzip run; 70% is at least 70%",
   );
   t.match(v.find((x) => x.target.startsWith("gzip: at most"))!.figures, /35 vs 100 B .*\(35%\)/);
+});
+
+t.test("bench rounds - repeated runs merge into medians with their range; the delta target judges the medians, shared lists too", async (t) => {
+  const run = (mode: string, sharedLists: number, round: number, framesPerSec: number, p99Ms: number, finalsOk = true) =>
+    ({ invocation: "i1", command: "npm run bench -- bandwidth", machine: { date: "2026-12-06T00:00:00Z" }, commit: "abc1234", scenario: "bandwidth", server: "quotecast", params: { connections: 5000, flushMs: 50, rate: 2000, universe: 200, perConnection: 20, workers: 1, round, ...(sharedLists ? { sharedLists } : {}), mode: { name: mode } }, figures: { framesPerSec, p99Ms, bytesPerQuote: mode === "delta" ? 60 : 116, finalsOk, finalsCurrent: finalsOk ? 5000 : 4999, fieldChangeRates: `r${round}` } }) as unknown as RunLine;
+  // Round 1 alone would fail delta (58 vs 66 frames/s); the medians are 62 vs 59.
+  const own = [run("full", 0, 1, 66, 160), run("delta", 0, 1, 58, 120), run("full", 0, 2, 59, 190), run("delta", 0, 2, 62, 130, false), run("full", 0, 3, 54, 240), run("delta", 0, 3, 63, 125)];
+  const merged = mergeRounds(own);
+  t.equal(merged.length, 2, "one line per mode");
+  const delta = merged.find((r) => r.params.mode?.name === "delta")!;
+  t.same([delta.figures.framesPerSec, delta.figures.framesPerSecMin, delta.figures.framesPerSecMax, delta.figures.p99Ms, delta.figures.rounds], [62, 58, 63, 125, 3], "median, range, rounds");
+  t.same([delta.figures.finalsOk, delta.figures.finalsCurrent], [false, 4999], "the finals are the worst round's");
+  t.equal(delta.params.round, undefined, "the merged line has no round");
+  t.same(mergeRounds([run("full", 0, 1, 10, 1), run("full", 0, 2, 20, 1)])[0]!.figures.framesPerSec, 15, "an even count: the mean of the middle two");
+  const verdict = (rs: RunLine[]) => judgeBandwidth(rs).find((v) => v.target.startsWith("delta: frames/s"))!;
+  t.equal(verdict(own).met, true, "medians: delta 62 vs full 59 frames/s, p99 125 vs 190 ms");
+  t.match(verdict(own).figures, /medians of 3 rounds .*frames\/s 62 \(58–63\) vs 59 \(54–66\)/);
+  t.equal(verdict(own.slice(0, 2)).met, false, "round 1 alone: 58 vs 66 frames/s");
+  const shared = [run("full", 50, 1, 60, 150), run("delta", 50, 1, 60, 200), run("full", 50, 2, 60, 150), run("delta", 50, 2, 60, 200), run("full", 50, 3, 60, 150), run("delta", 50, 3, 60, 200)];
+  t.equal(verdict([...own, ...shared]).met, false, "shared lists: p99 200 vs 150 ms fails the target");
+  t.match(verdict([...own, ...shared]).figures, /shared lists: frames\/s 60 vs 60, p99 200 vs 150 ms/);
+  const md = bandwidthSection([...own, ...shared]).join("\n");
+  t.match(md, /\| own \| quotecast \| delta \| 62 \(58–63\) \|/, "the table shows the median and range of frames/s");
+  t.match(md, /each figure is the median of its rounds/);
 });
 
 t.test("bench capacity - between the last step held and the first failed, halves to multiples of 250", async (t) => {
