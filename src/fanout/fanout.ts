@@ -6,7 +6,7 @@ import { formatEventId, resumeAfter } from "./event-id.js";
 import { deltaHead, FRAME_TAIL_BYTES, FrameBuilder, quotesHead } from "./frame-builder.js";
 import { GzipSink } from "./gzip-sink.js";
 import { HEARTBEAT, quotesEvent } from "./sse-frames.js";
-import { StreamCounters } from "./stream-counters.js";
+import { FanoutCounters } from "./fanout-counters.js";
 import { FrameGroup } from "./frame-group.js";
 import { SymbolHistory } from "./symbol-history.js";
 import { SymbolSlot } from "./symbol-slot.js";
@@ -49,7 +49,7 @@ export interface FanoutOptions {
  * of each connection is built first after it.
  */
 export class Fanout {
-  readonly counters = new StreamCounters();
+  readonly counters = new FanoutCounters();
   readonly #values: LastValues;
   readonly #opts: FanoutOptions;
   readonly #groups = new Map<string, FrameGroup>();

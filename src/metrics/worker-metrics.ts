@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "pr
 import type { InvalidReason } from "../ingest/validate.js";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/auth-failure.js";
 import { INVALID_REASONS } from "../ingest/validate.js";
-import type { StreamCounters } from "../fanout/stream-counters.js";
+import type { FanoutCounters } from "../fanout/fanout-counters.js";
 import { IMPLAUSIBLE_LATENCY_REASONS, type LatencyHistogram } from "../fanout/latency-histogram.js";
 
 /** Why a connection was refused; the `reason` label of quotecast_rejected_connections_total. */
@@ -12,7 +12,7 @@ export const REJECT_REASONS: readonly RejectReason[] = ["max_connections", "max_
 
 /** Numbers the worker keeps as plain fields; read only when Prometheus scrapes. */
 export interface WorkerMetricSources {
-  readonly stream: StreamCounters;
+  readonly fanout: FanoutCounters;
   connections(): number;
   quotesReceived(): number;
   /** Live feed messages left to JetStream because they were not the next stream sequence. */
@@ -50,19 +50,19 @@ export function createWorkerRegistry(src: WorkerMetricSources): Registry {
   total("quotecast_feed_out_of_order_total", "Live feed messages not taken because they were not the next stream sequence (after an outage, or forged on qc.live.>); JetStream is read instead", src.outOfOrderLive);
   new Gauge({ name: "quotecast_feed_symbols", help: "Distinct feed symbols held (at most --max-feed-symbols), the largest over workers", aggregator: "max", registers: [registry], collect() { this.set(src.feedSymbols()); } });
   total("quotecast_feed_symbols_over_cap_total", "Feed quotes dropped because their symbol was new and --max-feed-symbols was reached", src.feedSymbolsOverCap);
-  total("quotecast_frames_sent_total", "SSE events written (snapshots and quotes events)", () => src.stream.framesSent);
-  total("quotecast_frames_built_total", "Distinct quotes events assembled: frames sent over this is how many connections share each", () => src.stream.framesBuilt);
-  total("quotecast_bytes_sent_total", "SSE bytes written, heartbeats included", () => src.stream.bytesSent);
-  total("quotecast_frames_held_back_total", "Frames a connection's bandwidth budget (maxKbps) held back when they were due", () => src.stream.framesHeldBack);
-  total("quotecast_heartbeats_sent_total", "Heartbeat comments written", () => src.stream.heartbeatsSent);
-  total("quotecast_slow_consumer_disconnects_total", "Connections closed for staying congested too long", () => src.stream.slowConsumerDisconnects);
+  total("quotecast_frames_sent_total", "SSE events written (snapshots and quotes events)", () => src.fanout.framesSent);
+  total("quotecast_frames_built_total", "Distinct quotes events assembled: frames sent over this is how many connections share each", () => src.fanout.framesBuilt);
+  total("quotecast_bytes_sent_total", "SSE bytes written, heartbeats included", () => src.fanout.bytesSent);
+  total("quotecast_frames_held_back_total", "Frames a connection's bandwidth budget (maxKbps) held back when they were due", () => src.fanout.framesHeldBack);
+  total("quotecast_heartbeats_sent_total", "Heartbeat comments written", () => src.fanout.heartbeatsSent);
+  total("quotecast_slow_consumer_disconnects_total", "Connections closed for staying congested too long", () => src.fanout.slowConsumerDisconnects);
   labelled("quotecast_feed_invalid_messages_total", "Feed messages dropped as invalid, by reason", INVALID_REASONS, src.invalid, registry);
   labelled("quotecast_rejected_connections_total", "Subscriptions refused, by reason", REJECT_REASONS, src.rejected, registry);
   labelled("quotecast_auth_failures_total", "Subscriptions refused by authentication, entitlement or origin policy, by reason", AUTH_FAILURE_REASONS, src.authFailures, registry);
   eventLoopLagP99Max(registry);
-  labelled("quotecast_publish_to_write_out_of_range_total", "Publish-to-write latencies not observed: a ts more than 1 s ahead (future) or over 60 s old (too_old)", IMPLAUSIBLE_LATENCY_REASONS, src.stream.publishToWrite.implausible, registry);
-  registry.registerMetric(histogram("quotecast_publish_to_write_seconds", "Time from a quote's publish (its ts) to the write of the frame that carries it", src.stream.publishToWrite));
-  registry.registerMetric(histogram("quotecast_flush_duration_seconds", "Time one coalescing flush took", src.stream.flushDuration));
+  labelled("quotecast_publish_to_write_out_of_range_total", "Publish-to-write latencies not observed: a ts more than 1 s ahead (future) or over 60 s old (too_old)", IMPLAUSIBLE_LATENCY_REASONS, src.fanout.publishToWrite.implausible, registry);
+  registry.registerMetric(histogram("quotecast_publish_to_write_seconds", "Time from a quote's publish (its ts) to the write of the frame that carries it", src.fanout.publishToWrite));
+  registry.registerMetric(histogram("quotecast_flush_duration_seconds", "Time one coalescing flush took", src.fanout.flushDuration));
   return registry;
 }
 

@@ -76,7 +76,7 @@ export async function startWorker(cfg: ServeConfig, log: Logger, host: WorkerHos
       : new FeedIngest(values, listener, ingestOptions(cfg), log.child({ component: "ingest" }));
   const drain = new Drain(fanout, cfg.drainMs, cfg.flushMs, log);
   const registry = createWorkerRegistry({
-    stream: fanout.counters,
+    fanout: fanout.counters,
     connections: () => fanout.connectionCount,
     quotesReceived: () => ingest.received,
     outOfOrderLive: () => ingest.outOfOrderLive,

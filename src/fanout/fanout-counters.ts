@@ -1,7 +1,7 @@
 import { LatencyHistogram, PublishLatencyHistogram } from "./latency-histogram.js";
 
-/** What the stream core counts; plain fields so the hot path only adds numbers. */
-export class StreamCounters {
+/** What the fan-out counts; plain fields so the hot path only adds numbers. */
+export class FanoutCounters {
   framesSent = 0;
   /** Distinct frames assembled: framesSent over this is how many connections share each one. */
   framesBuilt = 0;
