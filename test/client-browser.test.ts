@@ -149,7 +149,7 @@ globalThis.page = { client, widgets, notes, held: {} };
 type WidgetPage = {
   client: { status: string };
   widgets: Record<"a" | "b" | "c", { close(): void; getSnapshot(): { status: string; quotes: Record<string, { seq: number }> } }>;
-  notes: Record<string, number>;
+  notes: Record<"a" | "b" | "c", number>;
   held: Record<string, unknown>;
 };
 

@@ -96,7 +96,7 @@ class ModelSink extends ModelClient implements Sink {
 }
 
 type Op =
-  | { kind: "open"; symbols: string[]; intervalMs: number; kbps: number; gzip: boolean; delta: boolean }
+  | { kind: "open"; symbols: readonly string[]; intervalMs: number; kbps: number; gzip: boolean; delta: boolean }
   | { kind: "quote"; sym: string; fields: { a: number | null; b: number | null; c: number | string | null; venue: boolean } }
   | { kind: "tick"; advance: number; frames: number | null }
   | { kind: "slice"; frames: number }

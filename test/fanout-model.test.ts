@@ -44,8 +44,8 @@ class ModelSink extends ModelClient implements Sink {
 }
 
 type Op =
-  | { kind: "open"; symbols: string[]; intervalMs: number; delta: boolean; worker: number }
-  | { kind: "quote"; sym: string; fields: { a: number | null; b: number | null; c: number | null } }
+  | { kind: "open"; symbols: readonly string[]; intervalMs: number; delta: boolean; worker: number }
+  | { kind: "quote"; sym: string; fields: { a: number | null; b: number | null; c: number | string | null } }
   | { kind: "reconnect"; who: number; worker: number }
   | { kind: "tick"; advance: number; frames: number | null }
   | { kind: "slice"; frames: number }
@@ -92,7 +92,7 @@ function run(ops: readonly Op[], loadedAt: number): string[] {
     }
   };
   const conns: { conn: Connection; sink: ModelSink; worker: Worker }[] = [];
-  const open = (w: Worker, symbols: string[], intervalMs: number, delta: boolean, resumeId: string | undefined): ModelSink => {
+  const open = (w: Worker, symbols: readonly string[], intervalMs: number, delta: boolean, resumeId: string | undefined): ModelSink => {
     const sink = new ModelSink(`conn${conns.length}[${symbols}]/${intervalMs}${delta ? "/delta" : ""}@${workers.indexOf(w)}`, symbols, intervalMs, clock, delta);
     // A worker that takes a resume is as far along the feed as the id (see the README on resume).
     if (resumeId !== undefined) catchUp(w);

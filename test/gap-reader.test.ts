@@ -183,7 +183,7 @@ t.test("gap-reader - on nats-server: a stream without allow_direct gets it from 
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
-  const older: Partial<StreamConfig> = { name: "QUOTES", subjects: ["quotes.>"], max_msgs_per_subject: 1, republish: { src: "quotes.>", dest: "qc.live.quotes.>" } };
+  const older = { name: "QUOTES", subjects: ["quotes.>"], max_msgs_per_subject: 1, republish: { src: "quotes.>", dest: "qc.live.quotes.>" } } satisfies Partial<StreamConfig>;
   await jsm.streams.add(older);
   await quotes(nc, ["GD"], 2);
   // JetStream's API import takes the request, and nobody answers it: it times out.

@@ -39,7 +39,7 @@ t.test("ingest - a stream made without republishing is followed with a consumer 
   const nc = await connect({ servers: nats.url });
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
-  const legacy: Partial<StreamConfig> = { name: "QUOTES", subjects: ["quotes.>"], max_msgs_per_subject: 1 };
+  const legacy = { name: "QUOTES", subjects: ["quotes.>"], max_msgs_per_subject: 1 } satisfies Partial<StreamConfig>;
   await jsm.streams.add(legacy);
   const pub = await TestPublisher.connect(nats.url);
   t.teardown(() => pub.close());

@@ -16,7 +16,7 @@ t.test("running-docs - every option in the tables is one the code reads, under t
 });
 
 t.test("running-docs - the serve defaults shown are the code's", async (t) => {
-  const byFlag = new Map(Object.entries(SERVE_OPTIONS).map(([key, o]) => [o.flag, SERVE_DEFAULTS[key as keyof typeof SERVE_DEFAULTS]]));
+  const byFlag = new Map<string, unknown>(Object.entries(SERVE_OPTIONS).map(([key, o]) => [o.flag, SERVE_DEFAULTS[key as keyof typeof SERVE_DEFAULTS]]));
   for (const r of rows) {
     if (!byFlag.has(r.flag) || r.env.startsWith("QUOTECAST_FEED_") || r.flag === "workers") continue;
     const def = byFlag.get(r.flag);

@@ -1,10 +1,9 @@
 import fc from "fast-check";
-import t from "tap";
+import t, { type Test } from "tap";
 import { quote as benchQuote } from "../bench/loadgen/quote.js";
 import { scanQuote, validateQuote, validateQuoteByParsing, type Validation } from "../src/ingest/validate.js";
 
 const enc = new TextEncoder();
-type Test = typeof t;
 const MAX = 8192;
 
 /** Validate a payload given as text (UTF-8 encoded) or as raw bytes. */
