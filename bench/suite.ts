@@ -40,7 +40,7 @@ export interface SuiteOptions {
   /**
    * Rounds of the bandwidth scenario's runs under the feed (`--repeat`): every mode once per
    * round, and each figure judged is the median of its rounds. Two runs of one build on this
-   * shared machine differ by up to 10% in frames/s, more than the differences judged.
+   * shared machine differ by 10-25% in frames/s, more than the differences judged.
    */
   readonly bandwidthRepeat: number;
   /** The ingest scenario's options (bench/ingest.ts); its defaults when absent. */
@@ -317,7 +317,7 @@ function noWorse(r: RunLine, base: RunLine): boolean {
   return fig(r, "framesPerSec") >= 0.95 * fig(base, "framesPerSec") && fig(r, "p99Ms") <= 1.05 * fig(base, "p99Ms");
 }
 
-/** The delta-against-full figures on shared watchlists, for the record beside the judged own-symbol ones. */
+/** The delta-against-full figures on shared watchlists (judged with the own-symbol ones where they ran). */
 function sharedDelta(delta: RunLine | undefined, full: RunLine | undefined): string {
   if (!delta || !full) return "";
   return `; shared lists: frames/s ${fig(delta, "framesPerSec")} vs ${fig(full, "framesPerSec")}, p99 ${fig(delta, "p99Ms")} vs ${fig(full, "p99Ms")} ms`;
