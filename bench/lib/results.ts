@@ -268,7 +268,7 @@ export function bandwidthSection(rs: readonly RunLine[]): string[] {
       "Modes: `full` (JSON quotes, today's default), `delta` (`delta=1`), `gzip` (`--compression gzip`, clients send `Accept-Encoding: gzip` and inflate each stream as it arrives), `delta-gzip` (both). " +
       "Bytes are the body bytes on the wire after chunked decoding (compressed, for gzip), per quote object delivered (a full quote or a delta) and per connection per second; % of full compares with full mode on the same workload. " +
       "frames/s is beside the ceiling's (bare uWS, prebuilt frames) on the same workload. Server CPU per frame is the server's CPU time over frames written; vis p99 is the visibility lag (see the matrix); RSS / conn is the server's RSS under the feed over its RSS before any connection, per connection." +
-      (rounds > 1 ? ` Every mode ran in each of ${rounds} rounds, the modes interleaved; each figure is the median of its rounds, with the range of frames/s and p99 in brackets (two runs of one build differ by up to 10% here: the load generator and the server share 2 cores).` : ""),
+      (rounds > 1 ? ` Every mode ran in each of ${rounds} rounds, the modes interleaved; each figure is the median of its rounds, with the range of frames/s and p99 in brackets (two runs of one build differ by 10–25% in frames/s here: the load generator and the server share 2 cores).` : ""),
     "",
     provenance(rs),
     "",
