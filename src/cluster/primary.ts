@@ -76,8 +76,13 @@ export function runPrimary(cfg: ServeConfig, log: Logger): Promise<number> {
     };
 
     cluster.on("message", (worker, msg: WorkerMessage) => {
-      if (msg?.type === "serving") serving.add(worker.id);
-      else if (msg?.type === "start-failed") startFailures.set(worker.id, msg.error);
+      if (msg?.type === "serving") {
+        serving.add(worker.id);
+        // A worker still starting when the drain began (a restart in progress) did not take the
+        // drain message: it drains now that it serves, instead of holding the exit until the
+        // kill below, drain-ms + 5 s later.
+        if (stopping) worker.send({ type: "drain" });
+      } else if (msg?.type === "start-failed") startFailures.set(worker.id, msg.error);
     });
 
     cluster.on("exit", (worker, code, signal) => {
