@@ -202,12 +202,15 @@ t.test("auth - RS256 with a PEM key and EdDSA with a JWKS file", async (t) => {
   const jwks = join(dir, "jwks.json");
   writeFileSync(jwks, JSON.stringify({ keys: [{ ...(await exportJWK(ed.publicKey)), kid: "k1", alg: "EdDSA" }] }));
   const exp = Math.floor(Date.now() / 1000) + 60;
-  for (const [name, file, token, wrong] of [
+  const cases = [
     ["RS256", pem, await new SignJWT({ symbols: ["*"] }).setProtectedHeader({ alg: "RS256" }).setExpirationTime(exp).sign(rsa.privateKey), await hs256({ symbols: ["*"] })],
     ["EdDSA", jwks, await new SignJWT({ symbols: ["*"] }).setProtectedHeader({ alg: "EdDSA", kid: "k1" }).setExpirationTime(exp).sign(ed.privateKey), await new SignJWT({ symbols: ["*"] }).setProtectedHeader({ alg: "RS256", kid: "k1" }).setExpirationTime(exp).sign(rsa.privateKey)],
-  ] as const) {
-    const server = await startQuotecast({ nats: nats.url, args: ["--auth-public-key", file] });
-    t.teardown(() => server.stop());
+  ] as const;
+  // One server per key, started together; each is then checked on its own.
+  const servers = await Promise.all(cases.map(([, file]) => startQuotecast({ nats: nats.url, args: ["--auth-public-key", file] })));
+  t.teardown(() => Promise.all(servers.map((s) => s.stop())));
+  for (const [i, [name, , token, wrong]] of cases.entries()) {
+    const server = servers[i]!;
     const c = RawSseClient.open(server.port, "/quotes?symbols=PK", { Authorization: `Bearer ${token}` });
     t.teardown(() => c.close());
     await c.waitFor(() => c.events.length >= 1, 5000, `${name} snapshot`);
@@ -218,7 +221,10 @@ t.test("auth - RS256 with a PEM key and EdDSA with a JWKS file", async (t) => {
 });
 
 t.test("auth - an unusable key stops the server at start with a clear message", async (t) => {
-  await t.rejects(startQuotecast({ nats: nats.url, args: ["--auth-hs256-secret", "short"], timeoutMs: 5000 }), /at least 32 bytes/);
-  await t.rejects(startQuotecast({ nats: nats.url, args: ["--auth-public-key", join(dir, "absent.pem")], timeoutMs: 5000 }), /cannot read/);
+  // Two separate servers, started together.
+  await Promise.all([
+    t.rejects(startQuotecast({ nats: nats.url, args: ["--auth-hs256-secret", "short"], timeoutMs: 5000 }), /at least 32 bytes/),
+    t.rejects(startQuotecast({ nats: nats.url, args: ["--auth-public-key", join(dir, "absent.pem")], timeoutMs: 5000 }), /cannot read/),
+  ]);
 });
 

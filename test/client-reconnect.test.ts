@@ -3,7 +3,7 @@ import { createServer, type Socket } from "node:net";
 import { HttpStatusError, subscribe, type Quote, type Status, type Subscription } from "@quotecast/client";
 import { freePort, startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
-import { startQuotecast, waitFor } from "./helpers/quotecast.js";
+import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
 // The SDK (@quotecast/client, packages/client) in Node against a real nats-server and real `quotecast serve` processes,
@@ -12,13 +12,22 @@ import { RawSseClient } from "./helpers/sse-client.js";
 
 let nats: NatsServer;
 let pub: TestPublisher;
+/** --flush-ms 20, for the tests that neither stop nor limit their server (each uses its own symbols). */
+let shared: Quotecast;
+/** --max-connections 1, for the 503 test only. */
+let capped: Quotecast;
 
 t.before(async () => {
   nats = await startNatsServer();
   pub = await TestPublisher.connect(nats.url);
+  [shared, capped] = await Promise.all([
+    startQuotecast({ nats: nats.url, args: ["--flush-ms", "20"] }),
+    startQuotecast({ nats: nats.url, args: ["--flush-ms", "20", "--max-connections", "1"] }),
+  ]);
 });
 
 t.teardown(async () => {
+  await Promise.all([shared?.stop(), capped?.stop()]);
   await pub?.close();
   await nats?.cleanup();
 });
@@ -71,8 +80,7 @@ async function untilMatches(sub: Subscription, pubd: Published, symbols: readonl
 }
 
 t.test("client - snapshot then live quotes, with latency per quote", async (t) => {
-  const qc = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "20"] });
-  t.teardown(() => qc.stop());
+  const qc = shared;
   const p = new Published();
   const syms = ["CLA", "CLB"];
   p.quote("CLA");
@@ -93,8 +101,7 @@ t.test("client - snapshot then live quotes, with latency per quote", async (t) =
 });
 
 t.test("client - reconnects after 503 + Retry-After once a connection slot frees up", async (t) => {
-  const qc = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "20", "--max-connections", "1"] });
-  t.teardown(() => qc.stop());
+  const qc = capped;
   const p = new Published();
   const syms = ["CLC", "CLD"];
   p.quote("CLC");
@@ -163,8 +170,7 @@ t.test("client - SIGKILL of the whole server, then a restart on the same port", 
 });
 
 t.test("client - setSymbols keeps kept symbols, drops removed ones, adds new ones with their snapshot", async (t) => {
-  const qc = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "20"] });
-  t.teardown(() => qc.stop());
+  const qc = shared;
   const p = new Published();
   for (const s of ["CLJ", "CLK", "CLL"]) p.quote(s);
   await pub.flush();
@@ -184,8 +190,7 @@ t.test("client - setSymbols keeps kept symbols, drops removed ones, adds new one
 });
 
 t.test("client - 400 is reported and closes; it does not retry", async (t) => {
-  const qc = await startQuotecast({ nats: nats.url });
-  t.teardown(() => qc.stop());
+  const qc = shared;
   const { sub, rec } = track(qc.base, ["OK", "NOT A SYMBOL!"]);
   t.teardown(() => sub.close());
   await waitFor(() => sub.status === "closed", 5000, "closed");

@@ -11,15 +11,25 @@ import { subscribe } from "@quotecast/client";
 let nats: NatsServer;
 let pub: TestPublisher;
 let gz: Quotecast;
+// One server per test that needs its own flags, all started together in t.before; each test stops
+// its own when it ends.
+let off: Quotecast;
+let budgeted: Quotecast;
+let draining: Quotecast;
 
 t.before(async () => {
   nats = await startNatsServer();
   pub = await TestPublisher.connect(nats.url);
-  gz = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "50", "--compression", "gzip", "--max-kbps", "64"] });
+  [gz, off, budgeted, draining] = await Promise.all([
+    startQuotecast({ nats: nats.url, args: ["--flush-ms", "50", "--compression", "gzip", "--max-kbps", "64"] }),
+    startQuotecast({ nats: nats.url, args: ["--flush-ms", "50"] }),
+    startQuotecast({ nats: nats.url, args: ["--flush-ms", "50", "--max-kbps", "16"] }),
+    startQuotecast({ nats: nats.url, args: ["--flush-ms", "50", "--compression", "gzip", "--drain-ms", "300", "--heartbeat-ms", "200"] }),
+  ]);
 });
 
 t.teardown(async () => {
-  await gz?.stop();
+  await Promise.all([gz?.stop(), off?.stop(), budgeted?.stop(), draining?.stop()]);
   await pub?.close();
   await nats?.cleanup();
 });
@@ -71,7 +81,6 @@ t.test("compression - the client package in Node (fetch asks for gzip) gets each
 });
 
 t.test("compression - gzip;q=0, no Accept-Encoding, or a server with compression off: plain text", async (t) => {
-  const off = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "50"] });
   t.teardown(() => off.stop());
   const cases: [string, Quotecast, Record<string, string>, string | undefined][] = [
     ["gzip;q=0", gz, { "Accept-Encoding": "gzip;q=0, *;q=1" }, "Accept-Encoding"],
@@ -97,7 +106,7 @@ t.test("compression - maxKbps that is not a non-negative number, or above --max-
 });
 
 t.test("compression - a budgeted connection stays within its kbit/s, every symbol keeps coming, and a quiet feed leaves it current", async (t) => {
-  const server = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "50", "--max-kbps", "16"] });
+  const server = budgeted;
   t.teardown(() => server.stop());
   const syms = Array.from({ length: 20 }, (_, i) => `BW${i}`);
   const c = RawSseClient.open(server.port, `/quotes?symbols=${syms.join(",")}`);
@@ -140,7 +149,7 @@ t.test("compression - a budgeted connection stays within its kbit/s, every symbo
 });
 
 t.test("compression - drain ends a gzip stream with its trailer: the whole body is one valid gzip member", async (t) => {
-  const server = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "50", "--compression", "gzip", "--drain-ms", "300", "--heartbeat-ms", "200"] });
+  const server = draining;
   const c = RawSseClient.open(server.port, "/quotes?symbols=GZD", { "Accept-Encoding": "gzip" });
   t.teardown(() => c.close());
   await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");

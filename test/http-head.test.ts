@@ -11,16 +11,25 @@ let nats: NatsServer;
 let qc: Quotecast;
 /** A server that cannot reach NATS: its /readyz is 503. */
 let unready: Quotecast;
+/** --max-connections 1, used by one test only. */
+let capped: Quotecast;
+/** Authentication on, used by one test only. */
+let authed: Quotecast;
+const SECRET = "s".repeat(40);
 
 t.before(async () => {
   nats = await startNatsServer();
-  qc = await startQuotecast({ nats: nats.url });
-  unready = await startQuotecast({ nats: "nats://127.0.0.1:1", waitReady: false });
+  // Separate processes, started together; each test uses its own.
+  [qc, unready, capped, authed] = await Promise.all([
+    startQuotecast({ nats: nats.url }),
+    startQuotecast({ nats: "nats://127.0.0.1:1", waitReady: false }),
+    startQuotecast({ nats: nats.url, args: ["--max-connections", "1"] }),
+    startQuotecast({ nats: nats.url, env: { QUOTECAST_AUTH_HS256_SECRET: SECRET } }),
+  ]);
 });
 
 t.teardown(async () => {
-  await qc?.stop();
-  await unready?.kill();
+  await Promise.all([qc?.stop(), unready?.kill(), capped?.stop(), authed?.stop()]);
   await nats?.cleanup();
 });
 
@@ -115,8 +124,6 @@ t.test("http-head - HEAD /readyz while not ready: 503 with Retry-After, no body"
 });
 
 t.test("http-head - HEAD /quotes opens no stream and holds no slot: a GET is admitted after many HEADs", async (t) => {
-  const capped = await startQuotecast({ nats: nats.url, args: ["--max-connections", "1"] });
-  t.teardown(() => capped.stop());
   for (let i = 0; i < 5; i++) {
     const bytes = await exchange(capped.port, request("HEAD", "/quotes?symbols=AAPL") + HEALTHZ_CLOSE);
     t.match(bytes, /^HTTP\/1.1 200 OK\r\n[\s\S]*?\r\n\r\nHTTP\/1.1 200 OK\r\n/, `HEAD ${i + 1}: 200, then the next response at once`);
@@ -128,9 +135,6 @@ t.test("http-head - HEAD /quotes opens no stream and holds no slot: a GET is adm
 });
 
 t.test("http-head - HEAD /quotes on an authenticated server: 401 without a token, 200 with one, never a body", async (t) => {
-  const secret = "s".repeat(40);
-  const authed = await startQuotecast({ nats: nats.url, env: { QUOTECAST_AUTH_HS256_SECRET: secret } });
-  t.teardown(() => authed.stop());
   const get = parseHead(await exchange(authed.port, request("GET", "/quotes?symbols=AAPL", "Connection: close\r\n")));
   t.match(get.statusLine, /^HTTP\/1.1 401 /);
   const bytes = await exchange(authed.port, request("HEAD", "/quotes?symbols=AAPL") + HEALTHZ_CLOSE);
@@ -138,7 +142,7 @@ t.test("http-head - HEAD /quotes on an authenticated server: 401 without a token
   t.equal(head.statusLine, get.statusLine);
   t.same([...head.headers].sort(), [...get.headers].sort(), "same headers, WWW-Authenticate included");
   t.match(bytes.slice(head.head.length), /^HTTP\/1.1 200 OK\r\n/, "no body");
-  const token = await new SignJWT({ symbols: ["*"] }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(secret));
+  const token = await new SignJWT({ symbols: ["*"] }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
   const auth = `Authorization: Bearer ${token}\r\n`;
   const getOk = parseHead(await exchange(authed.port, request("GET", "/quotes?symbols=AAPL", auth), (b) => b.includes("\r\n\r\n")));
   t.equal(getOk.statusLine, "HTTP/1.1 200 OK");

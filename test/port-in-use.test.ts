@@ -87,6 +87,9 @@ t.test("port-in-use - a worker that dies after serving is still restarted", asyn
   t.match(qc.output(), /worker died; restarting/);
   while (Date.now() < deadline && qc.workerPids().length < 2) await new Promise((r) => setTimeout(r, 50));
   t.equal(qc.workerPids().length, 2, "back to two workers");
+  // Until the new worker serves, a stop would wait drainMs + 5 s for it (it cannot take the drain
+  // message while starting), so the test waits for it to serve, which also shows the restart worked.
+  await waitFor(() => qc.output().split('"msg":"worker serving"').length - 1 >= 3, 15_000, "the restarted worker serving");
   t.equal(qc.child.exitCode, null, "the primary serves on");
 });
 

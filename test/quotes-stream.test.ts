@@ -9,16 +9,21 @@ import { RawSseClient } from "./helpers/sse-client.js";
 let nats: NatsServer;
 let qc: Quotecast;
 let pub: TestPublisher;
+/** --flush-ms 1000 for the burst test, started alongside `qc` and stopped at the end of that test. */
+let slowFlush: Quotecast;
 
 t.before(async () => {
   nats = await startNatsServer();
-  qc = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "100", "--heartbeat-ms", "400"] });
+  [qc, slowFlush] = await Promise.all([
+    startQuotecast({ nats: nats.url, args: ["--flush-ms", "100", "--heartbeat-ms", "400"] }),
+    startQuotecast({ nats: nats.url, args: ["--flush-ms", "1000"] }),
+  ]);
   pub = await TestPublisher.connect(nats.url);
 });
 
 t.teardown(async () => {
   await pub?.close();
-  await qc?.stop();
+  await Promise.all([qc?.stop(), slowFlush?.stop()]);
   await nats?.cleanup();
 });
 
@@ -55,7 +60,6 @@ t.test("quotes - the eventsource package gets the snapshot and then live quotes"
 });
 
 t.test("quotes - hundreds of quotes inside one window arrive as one, the last", async (t) => {
-  const slowFlush = await startQuotecast({ nats: nats.url, args: ["--flush-ms", "1000"] });
   t.teardown(() => slowFlush.stop());
   const c = RawSseClient.open(slowFlush.port, "/quotes?symbols=CONF");
   t.teardown(() => c.close());

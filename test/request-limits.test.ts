@@ -23,11 +23,24 @@ interface RawOutcome {
   readonly closedAfterMs: number;
 }
 
+/** How long `raw(..., { untilAnswered: true })` keeps reading after one complete answer, for a second one. */
+const AFTER_ANSWER_MS = 200;
+
+/** Whether `response` holds at least one whole HTTP response (head plus its Content-Length body). */
+function hasWholeAnswer(response: string): boolean {
+  const end = response.indexOf("\r\n\r\n");
+  if (end < 0) return false;
+  const length = /\r\ncontent-length: *(\d+)\r\n/i.exec(response.slice(0, end + 2));
+  return length !== null && response.length - (end + 4) >= Number(length[1]);
+}
+
 /**
  * Write `chunks` on a raw socket (one every `gapMs`) and report what came back and whether the
- * server closed the socket within `waitMs`.
+ * server closed the socket within `waitMs`. With `untilAnswered`, for a server that keeps the
+ * connection open after answering: stop `AFTER_ANSWER_MS` after a whole answer has arrived
+ * (closedAfterMs is then -1 unless the server closed first); any bytes that come meanwhile are kept.
  */
-function raw(chunks: readonly string[], waitMs: number, gapMs = 0): Promise<RawOutcome> {
+function raw(chunks: readonly string[], waitMs: number, gapMs = 0, { untilAnswered = false } = {}): Promise<RawOutcome> {
   return new Promise((resolve) => {
     const s = connect(qc.port, "127.0.0.1");
     const t0 = Date.now();
@@ -44,8 +57,16 @@ function raw(chunks: readonly string[], waitMs: number, gapMs = 0): Promise<RawO
       s.destroy();
       resolve({ response, closedAfterMs });
     };
-    const timer = setTimeout(() => done(-1), waitMs);
-    s.on("data", (d) => (response += d.toString("latin1")));
+    let timer = setTimeout(() => done(-1), waitMs);
+    let lingering = false;
+    s.on("data", (d) => {
+      response += d.toString("latin1");
+      if (untilAnswered && !lingering && hasWholeAnswer(response)) {
+        lingering = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => done(-1), AFTER_ANSWER_MS);
+      }
+    });
     s.on("error", () => undefined);
     s.on("close", () => done(Date.now() - t0));
     s.on("connect", writeNext);
@@ -56,16 +77,16 @@ const status = (response: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)
 const headers = (n: number) => Array.from({ length: n }, (_, i) => `X-H${i}: v\r\n`).join("");
 
 t.test("request-limits - a too-long request target is 414 with a JSON body", async (t) => {
-  const r = await raw([`GET /quotes?symbols=${"ABCD,".repeat(4000)} HTTP/1.1\r\nHost: x\r\n\r\n`], 5000);
+  const r = await raw([`GET /quotes?symbols=${"ABCD,".repeat(4000)} HTTP/1.1\r\nHost: x\r\n\r\n`], 5000, 0, { untilAnswered: true });
   t.equal(status(r.response), 414);
   t.match(r.response, /\{"error":"request target is \d+ bytes long; at most 16384 are accepted"\}/);
 });
 
 t.test("request-limits - too many or too large headers are 431", async (t) => {
-  const many = await raw([`GET /quotes?symbols=A HTTP/1.1\r\nHost: x\r\n${headers(44)}\r\n`], 5000);
+  const many = await raw([`GET /quotes?symbols=A HTTP/1.1\r\nHost: x\r\n${headers(44)}\r\n`], 5000, 0, { untilAnswered: true });
   t.equal(status(many.response), 431);
   t.match(many.response, /45 request headers; at most 40/);
-  const large = await raw([`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"x".repeat(20_000)}\r\n\r\n`], 5000);
+  const large = await raw([`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"x".repeat(20_000)}\r\n\r\n`], 5000, 0, { untilAnswered: true });
   t.equal(status(large.response), 431);
   t.match(large.response, /request headers are \d+ bytes; at most 16384/);
 });
@@ -141,7 +162,7 @@ t.test("request-limits - Transfer-Encoding (alone or with Content-Length) is ref
 });
 
 t.test("request-limits - the same Content-Length twice is one framing, and the request is served", async (t) => {
-  const r = await raw([`GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello`], 3000);
+  const r = await raw([`GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello`], 3000, 0, { untilAnswered: true });
   t.equal(status(r.response), 200);
   t.equal(answers(r.response).length, 1);
 });
