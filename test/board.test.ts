@@ -21,10 +21,15 @@ let qc: Quotecast;
 let browser: Browser;
 
 t.before(async () => {
-  nats = await startNatsServer();
-  pub = await TestPublisher.connect(nats.url);
-  qc = await startQuotecast({ nats: nats.url, args: ARGS });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  // The browser starts while NATS and quotecast do: neither needs the other until a page opens.
+  await Promise.all([
+    (async () => {
+      nats = await startNatsServer();
+      pub = await TestPublisher.connect(nats.url);
+      qc = await startQuotecast({ nats: nats.url, args: ARGS });
+    })(),
+    chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }).then((b) => (browser = b)),
+  ]);
 });
 
 t.teardown(async () => {

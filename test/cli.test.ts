@@ -118,19 +118,18 @@ t.test("cli - the HS256 secret from a file", async (t) => {
 t.test("cli - the start-up log says whether auth is on, never the secret, and no [redacted] when none is set", async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.cleanup());
-  const off = await startQuotecast({ nats: nats.url });
-  await off.stop();
+  const dir = mkdtempSync(join(tmpdir(), "qc-secret-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const secret = "correct-horse-battery-staple-" + "z".repeat(20);
+  writeFileSync(join(dir, "secret"), secret);
+  // Two separate servers, one without auth and one with, started at once: each log is its own.
+  const [off, on] = await Promise.all([startQuotecast({ nats: nats.url }), startQuotecast({ nats: nats.url, env: { QUOTECAST_AUTH_HS256_SECRET_FILE: join(dir, "secret") } })]);
+  await Promise.all([off.stop(), on.stop()]);
   const start = off.output().split("\n").find((l) => l.includes("quotecast serve starting"))!;
   t.match(start, /"auth":"off"/);
   t.notMatch(start, /redacted|authHs256Secret/);
   t.match(start, new RegExp(`"version":"${VERSION.replace(/\./g, "\\.")}"`));
 
-  const dir = mkdtempSync(join(tmpdir(), "qc-secret-"));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const secret = "correct-horse-battery-staple-" + "z".repeat(20);
-  writeFileSync(join(dir, "secret"), secret);
-  const on = await startQuotecast({ nats: nats.url, env: { QUOTECAST_AUTH_HS256_SECRET_FILE: join(dir, "secret") } });
-  await on.stop();
   t.match(on.output(), /"auth":"hs256 \(secret from [^"]+secret\)"/);
   t.notMatch(on.output(), new RegExp(secret), "the secret is in no log line");
   t.notMatch(on.output(), /redacted/);

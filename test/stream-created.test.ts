@@ -58,11 +58,13 @@ t.test("stream-created - racing creators and pollers on a 3-node NATS cluster al
   const log = pino({ level: "silent" });
   const jsm = await jetstreamManager(ncs[0]!);
   for (let round = 0; round < 4; round++) {
-    // Pollers ask for the stream's info all through its creation, as another worker would.
+    // Pollers ask for the stream's info all through its creation, as another worker would. A
+    // request sent mid-creation may get no answer: a short timeout lets the poller ask again at
+    // once, and lets the round end without waiting out nats.js's default 5 s on that one.
     let polling = true;
     const polled: string[] = [];
     const pollers = ncs.map(async (nc) => {
-      const j = await jetstreamManager(nc);
+      const j = await jetstreamManager(nc, { timeout: 250 });
       while (polling) await j.streams.info(QUOTE_STREAM).then((i) => polled.push(i.created), () => undefined);
     });
     // Each retries as the ingest does: a JetStream request may time out while the cluster creates.

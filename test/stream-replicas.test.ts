@@ -70,7 +70,7 @@ t.test("stream-replicas - an existing stream with fewer replicas than asked: a w
 });
 
 t.test("stream-replicas - the feed takes --stream-replicas too", async (t) => {
-  const child = spawn(process.execPath, [CLI, "feed", "--nats", cluster.urls[1]!, "--duration", "1", "--rate", "10", "--stream-replicas", "2"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "feed", "--nats", cluster.urls[1]!, "--duration", "0.3", "--rate", "10", "--stream-replicas", "2"], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));

@@ -18,6 +18,8 @@ import { canConnect, sleep } from "../../scripts/lib/processes.mjs";
 const DEFAULT_START_TIMEOUT_MS = 15_000;
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 const LOG_TAIL_BYTES = 16_384;
+/** A cluster node answers JetStream within ms once it has a meta leader: ask again this often until then. */
+const CLUSTER_JS_REQUEST_TIMEOUT_MS = 250;
 
 export class NatsServerError extends Error {
   override name = "NatsServerError";
@@ -137,10 +139,10 @@ async function withConnection<T>(url: string, timeoutMs: number, fn: (nc: NatsCo
 }
 
 /** Resolves true once JetStream answers an account-info request through `url`. */
-async function jetStreamAnswers(url: string, timeoutMs: number): Promise<boolean> {
+async function jetStreamAnswers(url: string, timeoutMs: number, requestTimeoutMs = timeoutMs): Promise<boolean> {
   try {
     return await withConnection(url, timeoutMs, async (nc) => {
-      const jsm = await jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false });
+      const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs, checkAPI: false });
       await jsm.getAccountInfo();
       return true;
     });
@@ -157,6 +159,12 @@ interface ProcessSpec {
   /** Arguments besides the client address, port, store and name. */
   extraArgs: string[];
   startTimeoutMs: number;
+  /**
+   * How long one JetStream readiness request may go unanswered (default: up to 1 s). A cluster
+   * node does not answer until a meta leader is elected, and each unanswered request held the
+   * wait that long after the election.
+   */
+  jsRequestTimeoutMs?: number;
 }
 
 class ManagedNatsServer implements NatsServer {
@@ -260,7 +268,7 @@ class ManagedNatsServer implements NatsServer {
           stage = "answer JetStream requests";
         }
       }
-      if (stage === "answer JetStream requests" && (await jetStreamAnswers(this.url, left))) return;
+      if (stage === "answer JetStream requests" && (await jetStreamAnswers(this.url, left, Math.min(left, this.spec.jsRequestTimeoutMs ?? left)))) return;
       await sleep(50);
     }
     throw new NatsServerError(
@@ -401,6 +409,7 @@ export async function startNatsCluster(
           ...(options.args ?? []),
         ],
         startTimeoutMs,
+        jsRequestTimeoutMs: CLUSTER_JS_REQUEST_TIMEOUT_MS,
       });
       nodes.push(node);
       node.spawn();

@@ -27,12 +27,19 @@ export async function startTwoNodes(args: readonly string[] = []): Promise<TwoNo
     await cluster.cleanup();
   };
   try {
-    started.push(await startQuotecast({ nats: [n1, n2, n3].join(","), args, timeoutMs: 30_000 }));
-    started.push(await startQuotecast({ nats: [n2, n3, n1].join(","), args, timeoutMs: 30_000 }));
-    pub = await AckedPublisher.connect([n3, n2, n1]);
+    // Both nodes and the publisher start at once, as a deployment's would: whichever node comes
+    // first creates the stream, and the other finds it (or races it, as ensureQuoteStream allows).
+    const [a, b, p] = await Promise.allSettled([
+      startQuotecast({ nats: [n1, n2, n3].join(","), args, timeoutMs: 30_000 }),
+      startQuotecast({ nats: [n2, n3, n1].join(","), args, timeoutMs: 30_000 }),
+      AckedPublisher.connect([n3, n2, n1]),
+    ]);
+    for (const r of [a, b]) if (r.status === "fulfilled") started.push(r.value);
+    if (p.status === "fulfilled") pub = p.value;
+    for (const r of [a, b, p]) if (r.status === "rejected") throw r.reason;
   } catch (err) {
     await stop();
     throw err;
   }
-  return { cluster, nodeA: started[0]!, nodeB: started[1]!, pub, stop };
+  return { cluster, nodeA: started[0]!, nodeB: started[1]!, pub: pub!, stop };
 }
