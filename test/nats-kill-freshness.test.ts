@@ -3,12 +3,12 @@
 // stream order. It must serve new quotes again within a few seconds, without waiting for the
 // JetStream elections that a catch-up consumer needs (docs/faults.md, "A gap in the live feed").
 import t from "tap";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { startNatsCluster, type NatsCluster, type NatsServer } from "./helpers/nats-server.js";
 import { AckedPublisher } from "./helpers/acked-publisher.js";
 import { startQuotecast, waitFor, type Quotecast } from "./helpers/quotecast.js";
 import { ResumingClient, waitAllHold } from "./helpers/resuming-client.js";
+import { moveStreamLeaderOff } from "./helpers/stream-leader.js";
 
 const SYMBOLS = Array.from({ length: 20 }, (_, i) => `NK${i}`);
 /**
@@ -37,22 +37,6 @@ function metaLeader(cluster: NatsCluster): NatsServer | undefined {
   }
   if (best && [...named].every((n) => n === best.node.serverName)) return best.node;
   return undefined;
-}
-
-async function streamLeader(nc: NatsConnection): Promise<string | undefined> {
-  const info = await (await jetstreamManager(nc)).streams.info("QUOTES");
-  return info.cluster?.leader;
-}
-
-/** Ask the stream leader to step down until the leader is not `avoid`. */
-async function moveStreamLeaderOff(nc: NatsConnection, avoid: string): Promise<string> {
-  for (let i = 0; i < 10; i++) {
-    const leader = await streamLeader(nc).catch(() => undefined);
-    if (leader !== undefined && leader !== avoid) return leader;
-    if (leader === avoid) await nc.request("$JS.API.STREAM.LEADER.STEPDOWN.QUOTES", undefined, { timeout: 5_000 }).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-  throw new Error(`the QUOTES stream leader stayed on ${avoid}`);
 }
 
 for (const ingest of ["per-worker", "shared"] as const) {
