@@ -48,13 +48,8 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * to `validateQuoteByParsing`, the reference, so every verdict and every reason is the reference's.
  */
 export function validateQuote(subject: string, data: Uint8Array, maxBytes: number): Validation {
-  if (data.length > maxBytes) return invalid("oversized");
-  if (!subject.startsWith(SUBJECT_PREFIX)) return invalid("bad_subject");
-  const sym = subject.slice(SUBJECT_PREFIX.length);
-  if (!SYMBOL_PATTERN.test(sym)) return invalid("bad_subject");
-  // A raw CR or LF would end the SSE `data:` line early and let the feed inject events.
-  // JSON escapes them inside strings, so a legitimate one-line payload never has them.
-  if (data.indexOf(LF) !== -1 || data.indexOf(CR) !== -1) return invalid("line_break");
+  const sym = envelope(subject, data, maxBytes);
+  if (typeof sym !== "string") return sym;
   const quote = scanQuote(data, sym);
   return quote !== null ? { ok: true, quote } : parseQuote(data, sym);
 }
@@ -64,12 +59,24 @@ export function validateQuote(subject: string, data: Uint8Array, maxBytes: numbe
  * `validateQuote` answers for every input (test/validate.test.ts checks the two agree).
  */
 export function validateQuoteByParsing(subject: string, data: Uint8Array, maxBytes: number): Validation {
+  const sym = envelope(subject, data, maxBytes);
+  if (typeof sym !== "string") return sym;
+  return parseQuote(data, sym);
+}
+
+/**
+ * The rules both validators apply before the payload's JSON: its size, its subject, no raw line
+ * break. The subject's symbol, or why the message is invalid.
+ */
+function envelope(subject: string, data: Uint8Array, maxBytes: number): string | Validation {
   if (data.length > maxBytes) return invalid("oversized");
   if (!subject.startsWith(SUBJECT_PREFIX)) return invalid("bad_subject");
   const sym = subject.slice(SUBJECT_PREFIX.length);
   if (!SYMBOL_PATTERN.test(sym)) return invalid("bad_subject");
+  // A raw CR or LF would end the SSE `data:` line early and let the feed inject events.
+  // JSON escapes them inside strings, so a legitimate one-line payload never has them.
   if (data.indexOf(LF) !== -1 || data.indexOf(CR) !== -1) return invalid("line_break");
-  return parseQuote(data, sym);
+  return sym;
 }
 
 function parseQuote(data: Uint8Array, sym: string): Validation {
