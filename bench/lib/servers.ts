@@ -105,6 +105,9 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
     }
   }
   await waitReady(proc, port);
+  // Only quotecast has metrics, and a standalone worker serves none (no metrics port).
+  const scraped = kind === "quotecast" && !o.standalone;
+  const scrape = async (): Promise<string> => (scraped ? (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text() : "");
   return {
     kind,
     port,
@@ -113,29 +116,25 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<B
     publishTo: kind === "ceiling" ? "none" : kind === "nchan" ? "nchan" : "nats",
     usage: () => treeUsage(proc.pid),
     async heapUsed() {
-      if (kind !== "quotecast" || o.standalone) return undefined;
-      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      return metric(text, "quotecast_nodejs_heap_size_used_bytes");
+      if (!scraped) return undefined;
+      return metric(await scrape(), "quotecast_nodejs_heap_size_used_bytes");
     },
     async youngGeneration() {
-      if (kind !== "quotecast" || o.standalone) return undefined;
-      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      if (!scraped) return undefined;
+      const text = await scrape();
       let sum = 0;
       for (const line of text.split("\n")) if (line.startsWith("quotecast_nodejs_heap_space_size_total_bytes{") && line.includes('space="new"')) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
       return sum;
     },
     async ticks(overSec) {
-      if (kind !== "quotecast" || o.standalone) return undefined;
-      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      if (!scraped) return undefined;
+      const text = await scrape();
       const count = metric(text, "quotecast_flush_duration_seconds_count");
       const bucket = `quotecast_flush_duration_seconds_bucket{le="${overSec}"}`;
       const over = text.includes(bucket) ? count - metric(text, bucket) : Number.NaN;
       return { count, sec: metric(text, "quotecast_flush_duration_seconds_sum"), over };
     },
-    async metricsText() {
-      if (kind !== "quotecast" || o.standalone) return "";
-      return (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    },
+    metricsText: scrape,
     stop: () => proc.stop(o.stopGraceMs, o.wrap !== undefined),
   };
 }
