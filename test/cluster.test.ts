@@ -1,7 +1,7 @@
 import t from "tap";
 import { startNatsServer, type NatsServer } from "./helpers/nats-server.js";
 import { TestPublisher } from "./helpers/publisher.js";
-import { metricValue, sleep, startQuotecast, type Quotecast, waitFor, waitForWorkersListening, workerByClientPort } from "./helpers/quotecast.js";
+import { metricValue, sleep, startQuotecast, waitFor, waitForWorkersListening, workerByClientPort } from "./helpers/quotecast.js";
 import { RawSseClient } from "./helpers/sse-client.js";
 
 let nats: NatsServer;
@@ -35,12 +35,6 @@ async function openOnBothWorkers(port: number, n: number, open: () => RawSseClie
   }
 }
 
-/**
- * Workers that have logged "worker serving" so far. A metrics scrape before every live worker has
- * got that far waits out prom-client's cluster timeout (5 s) and fails; so tests wait for this
- * first (the worker sets up its registry right after the line, before it reads IPC again).
- */
-const servedWorkers = (qc: Quotecast): number => qc.output().split('"msg":"worker serving"').length - 1;
 
 t.test("cluster - --max-connections holds for all workers together, with 503 and Retry-After beyond it", async (t) => {
   const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2", "--max-connections", "10"] });
@@ -111,7 +105,8 @@ t.test("cluster - a worker killed with SIGKILL is restarted and the other keeps 
   const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "2"] });
   t.teardown(() => qc.stop());
   // Both workers listening and following the feed, or every client could land on the first one.
-  await waitFor(() => servedWorkers(qc) >= 2, 15_000, "two workers serving");
+  // A scrape before every worker serves waits out prom-client's 5 s cluster timeout and fails.
+  await waitFor(() => qc.logged("worker serving") >= 2, 15_000, "two workers serving");
   await waitFor(async () => metricValue(await qc.metrics(), "quotecast_nats_connected") === 2, 10_000, "two ready workers");
   const clients = Array.from({ length: 12 }, () => RawSseClient.open(qc.port, "/quotes?symbols=KILL"));
   t.teardown(() => clients.forEach((c) => c.close()));
@@ -128,7 +123,7 @@ t.test("cluster - a worker killed with SIGKILL is restarted and the other keeps 
   await waitFor(() => qc.output().includes('"msg":"worker died; restarting"'), 1000, "the restart to be logged");
   t.pass("the dead worker was replaced");
   // A scrape times out until the replacement worker has set up its registry.
-  await waitFor(() => servedWorkers(qc) >= 3, 15_000, "the replacement worker serving");
+  await waitFor(() => qc.logged("worker serving") >= 3, 15_000, "the replacement worker serving");
   let m = "";
   await waitFor(async () => (m = await qc.metrics()).includes("quotecast_connections "), 15_000, "a scrape answered by both workers");
   t.equal(metricValue(m, "quotecast_worker_restarts_total"), 1, "the restart is counted by the primary");
@@ -197,7 +192,7 @@ t.test("cluster - on a first start, two workers that both create the stream agre
   for (let trial = 1; trial <= 3; trial++) {
     const fresh = await startNatsServer();
     const qc = await startQuotecast({ nats: fresh.url, args: ["--workers", "2"] });
-    await waitFor(() => servedWorkers(qc) >= 2, 15_000, "two workers serving");
+    await waitFor(() => qc.logged("worker serving") >= 2, 15_000, "two workers serving");
     await waitFor(async () => metricValue(await qc.metrics(), "quotecast_nats_connected") === 2, 10_000, "two workers on NATS");
     const clients = Array.from({ length: 10 }, () => RawSseClient.open(qc.port, "/quotes?symbols=EPOCH"));
     for (const c of clients) await c.waitFor(() => c.events.length >= 1, 5000, "snapshot");

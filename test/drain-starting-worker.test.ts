@@ -12,25 +12,23 @@ t.before(async () => {
 });
 t.teardown(() => nats.stop());
 
-const count = (text: string, msg: string) => text.split(`"msg":"${msg}"`).length - 1;
-
 t.test("drain - SIGTERM while a restarted worker is still starting: exit 0 once it serves, not after drain-ms + 5 s", async (t) => {
   const drainMs = 8000;
   const qc = await startQuotecast({ nats: nats.url, args: ["--workers", "1", "--drain-ms", String(drainMs)] });
   t.teardown(() => qc.kill());
-  await waitFor(() => count(qc.output(), "worker serving") >= 1, 15_000, "the first worker serving");
+  await waitFor(() => qc.logged("worker serving") >= 1, 15_000, "the first worker serving");
   const [victim] = qc.workerPids();
   process.kill(victim!, "SIGKILL");
   // The primary restarts it at once (a first death has no back-off): stop as soon as it is forked.
-  await waitFor(() => count(qc.output(), "worker started") >= 2, 10_000, "the worker restarted");
-  const servingAtSignal = count(qc.output(), "worker serving");
+  await waitFor(() => qc.logged("worker started") >= 2, 10_000, "the worker restarted");
+  const servingAtSignal = qc.logged("worker serving");
   const t0 = Date.now();
   qc.child.kill("SIGTERM");
   const code = await qc.exited;
   const ms = Date.now() - t0;
   t.equal(servingAtSignal, 1, "the signal came while the new worker was still starting");
   t.equal(code, 0, "exit 0");
-  t.equal(count(qc.output(), "worker serving"), 2, "the new worker served, then drained");
+  t.equal(qc.logged("worker serving"), 2, "the new worker served, then drained");
   t.match(qc.output(), /"msg":"drain complete"/);
   // Without the fix: drain-ms + 5 s = 13 s, the primary's kill. With it: the new worker's start
   // (about 2 s here) and a drain with no connections.

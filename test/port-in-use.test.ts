@@ -79,7 +79,7 @@ t.test("port-in-use - a worker that dies after serving is still restarted", asyn
   t.teardown(() => qc.stop());
   // startQuotecast waits for one ready worker; the victim must have served, or its death is a
   // failed start (fatal by design), not a restart.
-  await waitFor(() => qc.output().split('"msg":"worker serving"').length - 1 >= 2, 15_000, "both workers serving");
+  await waitFor(() => qc.logged("worker serving") >= 2, 15_000, "both workers serving");
   const [victim] = qc.workerPids();
   process.kill(victim!, "SIGKILL");
   const deadline = Date.now() + 10_000;
@@ -89,7 +89,7 @@ t.test("port-in-use - a worker that dies after serving is still restarted", asyn
   t.equal(qc.workerPids().length, 2, "back to two workers");
   // Until the new worker serves, a stop would wait drainMs + 5 s for it (it cannot take the drain
   // message while starting), so the test waits for it to serve, which also shows the restart worked.
-  await waitFor(() => qc.output().split('"msg":"worker serving"').length - 1 >= 3, 15_000, "the restarted worker serving");
+  await waitFor(() => qc.logged("worker serving") >= 3, 15_000, "the restarted worker serving");
   t.equal(qc.child.exitCode, null, "the primary serves on");
 });
 

@@ -27,6 +27,8 @@ export interface Quotecast {
   readonly child: ChildProcess;
   /** Everything the process wrote to stdout and stderr. */
   output(): string;
+  /** How many log lines so far have this `msg` (e.g. "worker serving", once per worker start). */
+  logged(msg: string): number;
   /** Resolves with the exit code (or signal name) when the process ends. */
   readonly exited: Promise<number | string>;
   /** SIGTERM and wait for the exit. */
@@ -70,6 +72,7 @@ export async function startQuotecast(opts: QuotecastOptions): Promise<Quotecast>
     base,
     child,
     output: () => out,
+    logged: (msg) => out.split(`"msg":"${msg}"`).length - 1,
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
